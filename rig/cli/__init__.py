@@ -1,0 +1,1 @@
+"""``gbcs-rig`` command line."""

@@ -1,0 +1,34 @@
+"""``gbcs-rig pki init DIR`` and ``gbcs-rig pki samples DIR``: the generated test PKI and frames."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rig import pki as pki_module
+from rig.samples import generate_samples, write_samples
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("pki", help="generate the deterministic test PKI and sample frames")
+    commands = parser.add_subparsers(dest="pki_command", required=True)
+    init = commands.add_parser("init", help="write the test PKI (keys derived from the seed) to DIR")
+    init.add_argument("directory")
+    init.add_argument("--seed", default=pki_module.DEFAULT_SEED, help="seed the keys derive from")
+    init.set_defaults(func=run_init)
+    samples = commands.add_parser("samples", help="write sample CS02 frames built on a PKI folder")
+    samples.add_argument("directory")
+    samples.add_argument("--pki", required=True, help="PKI folder written by `pki init`")
+    samples.set_defaults(func=run_samples)
+
+
+def run_init(args: argparse.Namespace) -> int:
+    folder = pki_module.write(pki_module.generate(args.seed), args.directory)
+    print(f"test PKI (seed {args.seed!r}) written to {folder}")
+    return 0
+
+
+def run_samples(args: argparse.Namespace) -> int:
+    paths = write_samples(generate_samples(pki_module.load(args.pki)), args.directory)
+    print(f"{len(paths)} sample frames written to {Path(args.directory)}")
+    return 0

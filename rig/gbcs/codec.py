@@ -1,0 +1,117 @@
+"""Compiled and interpreted codecs side by side (see ``docs/reference/construct-perf.md``).
+
+The compiled schema is the hot path. Compiled code carries no field paths, so when it fails the
+input is parsed again by the interpreted schema, whose error names the field path and the byte
+offset. Should the interpreted schema accept what the compiled one rejected, that is a codec bug
+and is reported as such rather than hidden.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from construct import Construct
+
+from .der import OpaqueRest
+from .errors import GbcsDecodeError, GbcsEncodeError
+from .frame import Frame
+from .message import FrameLayout, Message
+from .registry import PAYLOAD_SCHEMAS
+from .streams import BuildState, BuildStream, CodecError, ParseStream
+
+#: the interpreted schema (error messages, annotation, differential tests)
+FRAME = Frame(PAYLOAD_SCHEMAS, OpaqueRest())
+
+_lock = threading.Lock()
+_compiled: Construct | None = None
+
+
+def compiled_frame() -> Construct:
+    """The compiled schema, compiled once per process on first use."""
+    global _compiled
+    if _compiled is None:
+        with _lock:
+            if _compiled is None:
+                _compiled = FRAME.compile()
+    return _compiled
+
+
+def _as_bytes(data: Any) -> bytes:
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    raise GbcsDecodeError(f"expected bytes, got {type(data).__name__}", "", None)
+
+
+def _diagnose(data: bytes, first: BaseException | None) -> GbcsDecodeError:
+    """Re-parse interpreted to explain a failure with the field path and offset."""
+    stream = ParseStream(data)
+    try:
+        FRAME._parse(stream, None, "frame")
+    except CodecError as err:
+        return GbcsDecodeError(err.reason, err.field_path or "", err.offset)
+    except Exception as err:
+        return GbcsDecodeError(f"unexpected decoder failure: {err!r}", "", stream.pos)
+    return GbcsDecodeError(
+        f"compiled codec rejected input the interpreted codec accepts ({first!r}): codec bug",
+        "", None,
+    )
+
+
+def decode(data: bytes, *, interpreted: bool = False) -> Message:
+    """Decode one GBCS message. Raises only ``GbcsDecodeError``."""
+    data = _as_bytes(data)
+    stream = ParseStream(data)
+    try:
+        if interpreted:
+            return FRAME._parse(stream, None, "frame")
+        return compiled_frame().parsefunc(stream, None)
+    except Exception as err:
+        if isinstance(err, CodecError) and interpreted:
+            raise GbcsDecodeError(err.reason, err.field_path or "", err.offset) from None
+        raise _diagnose(data, err) from None
+
+
+def decode_traced(data: bytes) -> tuple[Message, list[tuple[int, int, str, Any]]]:
+    """Interpreted decode that also returns ``(start, end, path, value)`` for every field."""
+    data = _as_bytes(data)
+    stream = ParseStream(data)
+    stream.trace = []
+    try:
+        message = FRAME._parse(stream, None, "frame")
+    except CodecError as err:
+        raise GbcsDecodeError(err.reason, err.field_path or "", err.offset) from None
+    except Exception as err:
+        raise _diagnose(data, err) from None
+    return message, stream.trace
+
+
+def encode_with_layout(msg: Message, *, payload_long_form_width: int = 0,
+                       interpreted: bool = False) -> tuple[bytes, FrameLayout]:
+    """Encode and return the offsets of the signed and MACed ranges.
+
+    ``payload_long_form_width=2`` writes every payload length >= 128 as ``82 hh ll``, the style
+    of the RTDS devices; lengths recorded in ``msg.length_forms`` (a decoded message) win.
+    A MACed message with ``mac=None`` gets a 12-byte zero placeholder for ``rig.crypto`` to fill.
+    """
+    if not isinstance(msg, Message):
+        raise GbcsEncodeError(f"expected a Message, got {type(msg).__name__}")
+    stream = BuildStream(BuildState(msg.length_forms, payload_long_form_width))
+    try:
+        if interpreted:
+            layout = FRAME._build(msg, stream, None, "frame")
+        else:
+            layout = compiled_frame().buildfunc(msg, stream, None)
+    except CodecError as err:
+        raise GbcsEncodeError(str(err)) from None
+    except (TypeError, ValueError, AttributeError, OverflowError) as err:
+        raise GbcsEncodeError(f"cannot encode message: {err}") from None
+    return stream.getvalue(), layout
+
+
+def encode(msg: Message, *, payload_long_form_width: int = 0, interpreted: bool = False) -> bytes:
+    """Encode one GBCS message; ``encode(decode(b)) == b`` for every well-formed frame."""
+    return encode_with_layout(msg, payload_long_form_width=payload_long_form_width,
+                              interpreted=interpreted)[0]

@@ -1,0 +1,718 @@
+"""DER primitives as construct classes, each with compile emitters.
+
+GBCS CS02 payloads are DER (commands) or "DER with non-minimal long-form lengths" (device
+responses). Values are strict DER: INTEGERs minimal, BIT STRINGs with named-bit rules, DEFAULT
+values omitted. Lengths are read in any definite form and logged so the encoder reproduces them
+(see ``rig.gbcs.streams``).
+
+Implicit context tags (``[2] TrustAnchorCellIdentifier`` encodes as ``A2 ...``) are expressed by
+passing the tag byte to the construct: ``DerSequence(..., tag=0xA2)``, ``DerInteger(tag=0x83)``.
+
+Every class has ``_parse``/``_build`` (interpreted: field paths in errors, annotation trace) and
+``_emitparse``/``_emitbuild`` (compiled: the hot path). Both call the same runtime functions below,
+so the two modes share their byte-level semantics by construction; the differential test checks
+the composition.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from construct import Construct
+
+from .compiling import define, join_path, prelude, ref
+from .streams import (
+    BuildStream,
+    CodecError,
+    ParseStream,
+    close_element,
+    length_at_slot,
+    open_element,
+    peek_byte,
+    pop_region,
+    read_long_length,
+    reserve_slot,
+    trace,
+)
+
+# ---------------------------------------------------------------------------------------------
+# runtime: parsing
+
+
+def _header(io_: ParseStream, tag: int, path: str | None, what: str) -> tuple[int, int]:
+    """Check ``tag`` and read the length at the cursor; return (content start, content end).
+
+    The short-form path is inlined: this runs for every element of every message.
+    """
+    start = io_.pos
+    data = io_.data
+    limit = io_.ends[-1]
+    if start + 2 > limit:
+        if start >= limit:
+            raise CodecError(f"truncated: {what} (tag 0x{tag:02X}) is missing", start, path)
+        if data[start] == tag:
+            raise CodecError(f"truncated: {what} has no length octet", start, path)
+    found = data[start]
+    if found != tag:
+        raise CodecError(f"expected {what} (tag 0x{tag:02X}), found tag 0x{found:02X}", start, path)
+    length = data[start + 1]
+    if length < 0x80:
+        io_.lenlog.append(0)
+        pos = start + 2
+    else:
+        pos, length = read_long_length(io_, start + 1, limit, path)
+    end = pos + length
+    if end > limit:
+        raise CodecError(
+            f"{what} length {length} overruns the enclosing data by {end - limit} bytes", start, path
+        )
+    return pos, end
+
+
+def enter(io_: ParseStream, tag: int, path: str | None, what: str) -> int:
+    """Read ``tag`` and a length; open the element's region; return its end offset."""
+    io_.pos, end = _header(io_, tag, path, what)
+    io_.ends.append(end)
+    return end
+
+
+def read_primitive(io_: ParseStream, tag: int, path: str | None, what: str) -> bytes:
+    """Content octets of a primitive element with the given tag."""
+    pos, end = _header(io_, tag, path, what)
+    io_.pos = end
+    return io_.data[pos:end]
+
+
+def decode_integer(content: bytes, start: int, path: str | None, what: str) -> int:
+    """Two's-complement content octets to int, enforcing the DER minimal form."""
+    if not content:
+        raise CodecError(f"{what} has no content octets", start, path)
+    if len(content) > 1:
+        b0, b1 = content[0], content[1]
+        if (b0 == 0 and b1 < 0x80) or (b0 == 0xFF and b1 >= 0x80):
+            raise CodecError(f"{what} is not minimally encoded", start, path)
+    return int.from_bytes(content, "big", signed=True)
+
+
+def read_integer(io_: ParseStream, tag: int, path: str | None, what: str = "INTEGER") -> int:
+    start = io_.pos
+    pos, end = _header(io_, tag, path, what)
+    io_.pos = end
+    if end - pos == 1:  # the common case, always minimal
+        value = io_.data[pos]
+        return value - 256 if value & 0x80 else value
+    return decode_integer(io_.data[pos:end], start, path, what)
+
+
+def enum_value(members: dict[int, Any], cls: Callable[[int], Any], value: int) -> Any:
+    """``cls(value)`` through a dictionary of its members (Enum calls are slow)."""
+    member = members.get(value)
+    return member if member is not None else cls(value)
+
+
+def members_of(cls: Callable[[int], Any]) -> dict[int, Any]:
+    return dict(getattr(cls, "_value2member_map_", {}))
+
+
+def read_integer_as(io_: ParseStream, tag: int, members: dict[int, Any], cls: Callable[[int], Any],
+                    path: str | None, what: str = "INTEGER") -> Any:
+    return enum_value(members, cls, read_integer(io_, tag, path, what))
+
+
+def read_null(io_: ParseStream, tag: int, path: str | None) -> None:
+    start = io_.pos
+    if read_primitive(io_, tag, path, "NULL"):
+        raise CodecError("NULL with content octets", start, path)
+
+
+def read_octets(io_: ParseStream, tag: int, size: int | None, path: str | None, what: str) -> bytes:
+    start = io_.pos
+    content = read_primitive(io_, tag, path, what)
+    if size is not None and len(content) != size:
+        raise CodecError(f"{what} must be {size} octets, found {len(content)}", start, path)
+    return bytes(content)
+
+
+_NAMED_BITS: dict[tuple[Any, bytes], Any] = {}
+
+
+def decode_named_bits(content: bytes, start: int, path: str | None) -> int:
+    """DER named-bit BIT STRING to an int whose bit i is X.509 bit i (trailing zeros removed)."""
+    if not content:
+        raise CodecError("BIT STRING has no content octets", start, path)
+    unused = content[0]
+    bits = content[1:]
+    if unused > 7 or (not bits and unused):
+        raise CodecError(f"BIT STRING with {unused} unused bits", start, path)
+    value = 0
+    for index, octet in enumerate(bits):
+        for bit in range(8):
+            if octet & (0x80 >> bit):
+                value |= 1 << (index * 8 + bit)
+    if encode_named_bits(value) != bytes(content):
+        raise CodecError("BIT STRING is not in DER named-bit form", start, path)
+    return value
+
+
+def read_named_bits(io_: ParseStream, tag: int, cls: Callable[[int], Any], path: str | None) -> Any:
+    start = io_.pos
+    content = read_primitive(io_, tag, path, "BIT STRING")
+    key = (cls, content)
+    value = _NAMED_BITS.get(key)
+    if value is None:
+        value = cls(decode_named_bits(content, start, path))
+        if len(_NAMED_BITS) < 256:  # key usages are a handful of values; bound the cache anyway
+            _NAMED_BITS[key] = value
+    return value
+
+
+_UTC = _dt.UTC
+
+
+def read_generalized_time(io_: ParseStream, tag: int, path: str | None) -> _dt.datetime:
+    """GBCS GeneralizedTime: exactly ``YYYYMMDDHHMMSSZ`` (UTC, no fraction)."""
+    start = io_.pos
+    content = bytes(read_primitive(io_, tag, path, "GeneralizedTime"))
+    try:
+        if len(content) != 15 or content[14] != 0x5A or not content[:14].isdigit():
+            raise ValueError(content)
+        digits = content[:14]
+        return _dt.datetime(
+            int(digits[0:4]), int(digits[4:6]), int(digits[6:8]),
+            int(digits[8:10]), int(digits[10:12]), int(digits[12:14]), tzinfo=_UTC,
+        )
+    except ValueError:
+        raise CodecError(f"GeneralizedTime {content!r} is not YYYYMMDDHHMMSSZ", start, path) from None
+
+
+def read_raw_element(io_: ParseStream, tag: int, path: str | None, what: str) -> bytes:
+    """A complete element (tag, length, content) kept as bytes, e.g. an X.509 certificate.
+
+    Its length form is carried in the bytes themselves, so it is not logged.
+    """
+    start = io_.pos
+    mark, flag = len(io_.lenlog), io_.nonminimal
+    end = enter(io_, tag, path, what)
+    del io_.lenlog[mark:]
+    io_.nonminimal = flag
+    io_.pos = end
+    io_.ends.pop()
+    return bytes(io_.data[start:end])
+
+
+def read_rest(io_: ParseStream) -> bytes:
+    """Everything up to the end of the current region (opaque payloads)."""
+    start = io_.pos
+    end = io_.ends[-1]
+    io_.pos = end
+    return bytes(io_.data[start:end])
+
+
+def check_not_default(value: Any, default: Any, start: int, path: str | None) -> Any:
+    if value == default:
+        raise CodecError("DER forbids encoding a DEFAULT value explicitly", start, path)
+    return value
+
+
+def choice_error(io_: ParseStream, tags: Sequence[int], path: str | None) -> CodecError:
+    found = peek_byte(io_)
+    expected = ", ".join(f"0x{t:02X}" for t in tags)
+    found_text = "the end of the element" if found is None else f"tag 0x{found:02X}"
+    return CodecError(f"expected one of tags {expected}, found {found_text}", io_.pos, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# runtime: building
+
+
+def write_primitive(io_: BuildStream, tag: int, content: bytes) -> None:
+    slot = reserve_slot(io_)
+    io_.write(bytes((tag,)) + length_at_slot(io_.state, slot, len(content)) + content)
+
+
+def encode_integer(value: int) -> bytes:
+    value = int(value)
+    if value >= 0:
+        return value.to_bytes(value.bit_length() // 8 + 1, "big", signed=True)
+    return value.to_bytes((-value - 1).bit_length() // 8 + 1, "big", signed=True)
+
+
+def write_integer(io_: BuildStream, tag: int, value: int) -> None:
+    write_primitive(io_, tag, encode_integer(value))
+
+
+def encode_named_bits(value: int) -> bytes:
+    value = int(value)
+    if value == 0:
+        return b"\x00"
+    nbits = value.bit_length()
+    nbytes = (nbits + 7) // 8
+    out = bytearray(nbytes)
+    for bit in range(nbits):
+        if value >> bit & 1:
+            out[bit // 8] |= 0x80 >> (bit % 8)
+    return bytes((nbytes * 8 - nbits,)) + bytes(out)
+
+
+def write_generalized_time(io_: BuildStream, tag: int, value: _dt.datetime) -> None:
+    if value.tzinfo is not None:
+        value = value.astimezone(_dt.UTC)
+    write_primitive(io_, tag, f"{value:%Y%m%d%H%M%S}Z".encode("ascii"))
+
+
+def write_raw(io_: BuildStream, value: bytes) -> None:
+    io_.write(bytes(value))
+
+
+# ---------------------------------------------------------------------------------------------
+# construct classes
+
+
+class _Leaf(Construct):
+    """A primitive element: one runtime reader and one runtime writer."""
+
+    what = "element"
+
+    def __init__(self, tag: int):
+        super().__init__()
+        self.tag = tag
+
+    def _read(self, io_: ParseStream, path: str | None) -> Any:
+        raise NotImplementedError
+
+    def _parse(self, stream, context, path):
+        start = stream.pos
+        value = self._read(stream, path)
+        trace(stream, start, path, value)
+        return value
+
+
+class DerInteger(_Leaf):
+    """INTEGER (or an implicitly tagged one, e.g. ``[3] SeqNumber`` = tag 0x83)."""
+
+    what = "INTEGER"
+
+    def __init__(self, tag: int = 0x02, cls: Callable[[int], Any] | None = None):
+        super().__init__(tag)
+        self.cls = cls
+
+    def _read(self, io_, path):
+        value = read_integer(io_, self.tag, path, self.what)
+        return self.cls(value) if self.cls is not None else value
+
+    def _build(self, obj, stream, context, path):
+        write_integer(stream, self.tag, obj)
+        return obj
+
+    def _emitparse(self, code):
+        prelude(code)
+        if self.cls is None:
+            return f"_der.read_integer(io, {self.tag}, None)"
+        members = ref(code, members_of(self.cls))
+        return f"_der.read_integer_as(io, {self.tag}, {members}, {ref(code, self.cls)}, None)"
+
+    def _emitbuild(self, code):
+        prelude(code)
+        return f"_der.write_integer(io, {self.tag}, obj)"
+
+
+class DerEnumerated(DerInteger):
+    """ENUMERATED: the same content rules as INTEGER, universal tag 0x0A."""
+
+    what = "ENUMERATED"
+
+    def __init__(self, tag: int = 0x0A, cls: Callable[[int], Any] | None = None):
+        super().__init__(tag, cls)
+
+
+class DerNull(_Leaf):
+    """NULL; parses to None (e.g. CS02b ``commandAccepted``)."""
+
+    what = "NULL"
+
+    def __init__(self, tag: int = 0x05):
+        super().__init__(tag)
+
+    def _read(self, io_, path):
+        return read_null(io_, self.tag, path)
+
+    def _build(self, obj, stream, context, path):
+        write_primitive(stream, self.tag, b"")
+        return obj
+
+    def _emitparse(self, code):
+        prelude(code)
+        return f"_der.read_null(io, {self.tag}, None)"
+
+    def _emitbuild(self, code):
+        prelude(code)
+        return f"_der.write_primitive(io, {self.tag}, b'')"
+
+
+class DerOctetString(_Leaf):
+    """OCTET STRING, optionally of a fixed size (entity ids and key identifiers are 8 octets)."""
+
+    what = "OCTET STRING"
+
+    def __init__(self, tag: int = 0x04, size: int | None = None):
+        super().__init__(tag)
+        self.size = size
+
+    def _read(self, io_, path):
+        return read_octets(io_, self.tag, self.size, path, self.what)
+
+    def _build(self, obj, stream, context, path):
+        _check_size(obj, self.size, path)
+        write_primitive(stream, self.tag, bytes(obj))
+        return obj
+
+    def _emitparse(self, code):
+        prelude(code)
+        return f"_der.read_octets(io, {self.tag}, {self.size!r}, None, 'OCTET STRING')"
+
+    def _emitbuild(self, code):
+        prelude(code)
+        return f"(_der._check_size(obj, {self.size!r}, None), _der.write_primitive(io, {self.tag}, bytes(obj)))"
+
+
+def _check_size(obj: bytes, size: int | None, path: str | None) -> None:
+    if size is not None and len(obj) != size:
+        raise CodecError(f"OCTET STRING must be {size} octets, got {len(obj)}", None, path)
+
+
+class DerNamedBits(_Leaf):
+    """BIT STRING with named bits (X.509 KeyUsage) mapped to an ``IntFlag`` class."""
+
+    what = "BIT STRING"
+
+    def __init__(self, cls: type[enum.IntFlag], tag: int = 0x03):
+        super().__init__(tag)
+        self.cls = cls
+
+    def _read(self, io_, path):
+        return read_named_bits(io_, self.tag, self.cls, path)
+
+    def _build(self, obj, stream, context, path):
+        write_primitive(stream, self.tag, encode_named_bits(obj))
+        return obj
+
+    def _emitparse(self, code):
+        prelude(code)
+        return f"_der.read_named_bits(io, {self.tag}, {ref(code, self.cls)}, None)"
+
+    def _emitbuild(self, code):
+        prelude(code)
+        return f"_der.write_primitive(io, {self.tag}, _der.encode_named_bits(obj))"
+
+
+class DerGeneralizedTime(_Leaf):
+    """GeneralizedTime ``YYYYMMDDHHMMSSZ`` as an aware UTC ``datetime``."""
+
+    what = "GeneralizedTime"
+
+    def __init__(self, tag: int = 0x18):
+        super().__init__(tag)
+
+    def _read(self, io_, path):
+        return read_generalized_time(io_, self.tag, path)
+
+    def _build(self, obj, stream, context, path):
+        write_generalized_time(stream, self.tag, obj)
+        return obj
+
+    def _emitparse(self, code):
+        prelude(code)
+        return f"_der.read_generalized_time(io, {self.tag}, None)"
+
+    def _emitbuild(self, code):
+        prelude(code)
+        return f"_der.write_generalized_time(io, {self.tag}, obj)"
+
+
+class DerRaw(_Leaf):
+    """A whole element kept as its bytes (X.509 certificates, PKCS#10 requests).
+
+    Certificates are parsed by ``cryptography`` when needed, never on the codec's hot path.
+    """
+
+    def __init__(self, tag: int = 0x30, what: str = "Certificate"):
+        super().__init__(tag)
+        self.what = what
+
+    def _read(self, io_, path):
+        return read_raw_element(io_, self.tag, path, self.what)
+
+    def _build(self, obj, stream, context, path):
+        write_raw(stream, obj)
+        return obj
+
+    def _emitparse(self, code):
+        prelude(code)
+        return f"_der.read_raw_element(io, {self.tag}, None, {self.what!r})"
+
+    def _emitbuild(self, code):
+        prelude(code)
+        return "_der.write_raw(io, obj)"
+
+
+class OpaqueRest(_Leaf):
+    """The rest of the current region as bytes (payloads of use cases we do not type)."""
+
+    what = "payload"
+
+    def __init__(self):
+        super().__init__(-1)
+
+    def _read(self, io_, path):
+        return read_rest(io_)
+
+    def _build(self, obj, stream, context, path):
+        write_raw(stream, obj)
+        return obj
+
+    def _emitparse(self, code):
+        prelude(code)
+        return "_der.read_rest(io)"
+
+    def _emitbuild(self, code):
+        prelude(code)
+        return "_der.write_raw(io, obj)"
+
+
+class DerSequence(Construct):
+    """SEQUENCE (or an implicitly tagged SEQUENCE) decoded straight into a dataclass.
+
+    ``fields`` are ``(attribute, construct)`` pairs in encoding order; an attribute of ``None``
+    parses an element that is not stored (a NULL marker). Building reads the attributes back.
+    """
+
+    def __init__(self, cls: type, *fields: tuple[str | None, Construct], tag: int = 0x30, what: str | None = None):
+        super().__init__()
+        self.cls = cls
+        self.fields = fields
+        self.tag = tag
+        self.what = what or cls.__name__
+
+    def _parse(self, stream, context, path):
+        start = stream.pos
+        end = enter(stream, self.tag, path, self.what)
+        values = {}
+        for name, sc in self.fields:
+            value = sc._parsereport(stream, context, join_path(path, name or sc.__class__.__name__))
+            if name:
+                values[name] = value
+        pop_region(stream, end, path, self.what)
+        obj = self.cls(**values)
+        trace(stream, start, path, obj)
+        return obj
+
+    def _build(self, obj, stream, context, path):
+        child = open_element(stream)
+        for name, sc in self.fields:
+            sc._build(getattr(obj, name) if name else None, child, context, join_path(path, name or "-"))
+        close_element(stream, child, self.tag)
+        return obj
+
+    def _emitparse(self, code):
+        cls = ref(code, self.cls)
+        lines = [f"end = _der.enter(io, {self.tag}, None, {self.what!r})"]
+        args = []
+        for index, (name, sc) in enumerate(self.fields):
+            expr = sc._compileparse(code)
+            if name:
+                lines.append(f"v{index} = {expr}")
+                args.append(f"{name}=v{index}")
+            else:
+                lines.append(expr)
+        lines.append(f"pop_region(io, end, None, {self.what!r})")
+        lines.append(f"return {cls}({', '.join(args)})")
+        return define(code, "parse_seq", lines, "io, this") + "(io, this)"
+
+    def _emitbuild(self, code):
+        lines = ["parent = io", "rec = obj", "io = open_element(parent)"]
+        for name, sc in self.fields:
+            lines.append(f"obj = rec.{name}" if name else "obj = None")
+            lines.append(sc._compilebuild(code))
+        lines.append(f"close_element(parent, io, {self.tag})")
+        lines.append("return rec")
+        return define(code, "build_seq", lines, "obj, io, this") + "(obj, io, this)"
+
+
+class DerSequenceOf(Construct):
+    """SEQUENCE OF ``item`` as a tuple (construct's GreedyRange does not compile; this does).
+
+    With ``into=(cls, attribute)`` the tuple is wrapped as ``cls(attribute=items)``: a payload
+    that *is* a SEQUENCE OF (the CS02a response) still decodes to a named dataclass.
+    """
+
+    def __init__(self, item: Construct, tag: int = 0x30, what: str = "SEQUENCE OF",
+                 into: tuple[type, str] | None = None):
+        super().__init__()
+        self.item = item
+        self.tag = tag
+        self.what = what
+        self.into = into
+        self.cls = into[0] if into else tuple
+
+    def _parse(self, stream, context, path):
+        start = stream.pos
+        end = enter(stream, self.tag, path, self.what)
+        items = []
+        while stream.pos < end:
+            items.append(self.item._parsereport(stream, context, join_path(path, f"[{len(items)}]")))
+        pop_region(stream, end, path, self.what)
+        value = tuple(items)
+        if self.into:
+            value = self.into[0](**{self.into[1]: value})
+        trace(stream, start, path, value)
+        return value
+
+    def _build(self, obj, stream, context, path):
+        if self.into:
+            obj = getattr(obj, self.into[1])
+        child = open_element(stream)
+        for index, item in enumerate(obj):
+            self.item._build(item, child, context, join_path(path, f"[{index}]"))
+        close_element(stream, child, self.tag)
+        return obj
+
+    def _emitparse(self, code):
+        result = "tuple(items)"
+        if self.into:
+            result = f"{ref(code, self.into[0])}({self.into[1]}=tuple(items))"
+        lines = [
+            f"end = _der.enter(io, {self.tag}, None, {self.what!r})",
+            "items = []",
+            "while io.pos < end:",
+            f"    items.append({self.item._compileparse(code)})",
+            f"pop_region(io, end, None, {self.what!r})",
+            f"return {result}",
+        ]
+        return define(code, "parse_seqof", lines, "io, this") + "(io, this)"
+
+    def _emitbuild(self, code):
+        lines = [
+            "parent = io",
+            f"seq = obj.{self.into[1]}" if self.into else "seq = obj",
+            "io = open_element(parent)",
+            "for obj in seq:",
+            f"    {self.item._compilebuild(code)}",
+            f"close_element(parent, io, {self.tag})",
+            "return seq",
+        ]
+        return define(code, "build_seqof", lines, "obj, io, this") + "(obj, io, this)"
+
+
+class DerOptional(Construct):
+    """OPTIONAL element recognised by its tag; None when absent (DER omits absent elements)."""
+
+    flagbuildnone = True
+
+    def __init__(self, subcon: Construct):
+        super().__init__()
+        self.subcon = subcon
+        self.tag = subcon.tag
+
+    def _parse(self, stream, context, path):
+        if peek_byte(stream) != self.tag:
+            return None
+        return self.subcon._parsereport(stream, context, path)
+
+    def _build(self, obj, stream, context, path):
+        if obj is not None:
+            self.subcon._build(obj, stream, context, path)
+        return obj
+
+    def _emitparse(self, code):
+        prelude(code)
+        return f"({self.subcon._compileparse(code)} if peek_byte(io) == {self.tag} else None)"
+
+    def _emitbuild(self, code):
+        return f"({self.subcon._compilebuild(code)} if obj is not None else None)"
+
+
+class DerDefault(Construct):
+    """Element with a DEFAULT: absent means the default; an explicit default is not DER."""
+
+    def __init__(self, subcon: Construct, default: Any):
+        super().__init__()
+        self.subcon = subcon
+        self.tag = subcon.tag
+        self.default = default
+
+    def _parse(self, stream, context, path):
+        if peek_byte(stream) != self.tag:
+            return self.default
+        start = stream.pos
+        value = self.subcon._parsereport(stream, context, path)
+        return check_not_default(value, self.default, start, path)
+
+    def _build(self, obj, stream, context, path):
+        if obj != self.default:
+            self.subcon._build(obj, stream, context, path)
+        return obj
+
+    def _emitparse(self, code):
+        default = ref(code, self.default)
+        lines = [
+            f"if peek_byte(io) != {self.tag}:",
+            f"    return {default}",
+            "start = io.pos",
+            f"return _der.check_not_default({self.subcon._compileparse(code)}, {default}, start, None)",
+        ]
+        return define(code, "parse_default", lines, "io, this") + "(io, this)"
+
+    def _emitbuild(self, code):
+        default = ref(code, self.default)
+        return f"({self.subcon._compilebuild(code)} if obj != {default} else None)"
+
+
+class DerChoice(Construct):
+    """CHOICE between alternatives told apart by tag, into a dataclass with one field set.
+
+    ``alternatives`` are ``(attribute, construct)``; the dataclass must default every attribute
+    to None. Building encodes the first attribute that is not None.
+    """
+
+    def __init__(self, cls: type, *alternatives: tuple[str, Construct]):
+        super().__init__()
+        self.cls = cls
+        self.alternatives = alternatives
+        self.tags = tuple(sc.tag for _, sc in alternatives)
+
+    def _parse(self, stream, context, path):
+        tag = peek_byte(stream)
+        for name, sc in self.alternatives:
+            if tag == sc.tag:
+                return self.cls(**{name: sc._parsereport(stream, context, join_path(path, name))})
+        raise choice_error(stream, self.tags, path)
+
+    def _build(self, obj, stream, context, path):
+        for name, sc in self.alternatives:
+            value = getattr(obj, name)
+            if value is not None:
+                sc._build(value, stream, context, join_path(path, name))
+                return obj
+        raise CodecError(f"{self.cls.__name__} has no alternative set", None, path)
+
+    def _emitparse(self, code):
+        cls = ref(code, self.cls)
+        lines = ["tag = peek_byte(io)"]
+        for name, sc in self.alternatives:
+            lines.append(f"if tag == {sc.tag}:")
+            lines.append(f"    return {cls}({name}={sc._compileparse(code)})")
+        lines.append(f"raise _der.choice_error(io, {self.tags!r}, None)")
+        return define(code, "parse_choice", lines, "io, this") + "(io, this)"
+
+    def _emitbuild(self, code):
+        lines = ["rec = obj"]
+        for name, sc in self.alternatives:
+            lines.append(f"if rec.{name} is not None:")
+            lines.append(f"    obj = rec.{name}")
+            lines.append(f"    {sc._compilebuild(code)}")
+            lines.append("    return rec")
+        lines.append(f"raise CodecError('{self.cls.__name__} has no alternative set', None, None)")
+        return define(code, "build_choice", lines, "obj, io, this") + "(obj, io, this)"

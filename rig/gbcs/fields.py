@@ -1,0 +1,386 @@
+"""Fixed-layout (non-DER) frame fields as construct classes with emitters.
+
+construct's stock ``Bytes`` compiles to a bare ``io.read(n)`` that silently returns short data
+and ignores region ends; these classes read through ``streams.read_exact`` so truncation is an
+error at a known offset in both compiled and interpreted mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from construct import Construct
+
+from .compiling import define, join_path, prelude, ref
+from .message import CosemDateTime, MacHeader, Supplementary
+from .streams import (
+    BuildStream,
+    CodecError,
+    ParseStream,
+    length_at_slot,
+    pop_region,
+    push_region,
+    read_exact,
+    read_length,
+    reserve_slot,
+    trace,
+)
+
+# ---------------------------------------------------------------------------------------------
+# runtime
+
+
+def read_uint(io_: ParseStream, size: int, path: str | None, what: str) -> int:
+    return int.from_bytes(read_exact(io_, size, path, what), "big")
+
+
+def read_const(io_: ParseStream, value: int, path: str | None, what: str) -> None:
+    start = io_.pos
+    found = read_exact(io_, 1, path, what)[0]
+    if found != value:
+        raise CodecError(f"{what}: expected 0x{value:02X}, found 0x{found:02X}", start, path)
+
+
+def read_bytes(io_: ParseStream, size: int, path: str | None, what: str) -> bytes:
+    return bytes(read_exact(io_, size, path, what))
+
+
+def write_bytes(io_: BuildStream, value: bytes, size: int, path: str | None, what: str) -> None:
+    if len(value) != size:
+        raise CodecError(f"{what} must be {size} bytes, got {len(value)}", None, path)
+    io_.write(bytes(value))
+
+
+def read_date_time(io_: ParseStream, path: str | None) -> CosemDateTime | None:
+    """Grouping-header date-time: length 0 (absent) or 12 (COSEM date-time)."""
+    start = io_.pos
+    size = read_exact(io_, 1, path, "date-time length")[0]
+    if size == 0:
+        return None
+    if size != 12:
+        raise CodecError(f"date-time length must be 0 or 12, found {size}", start, path)
+    raw = read_exact(io_, 12, path, "date-time")
+    return CosemDateTime(
+        int.from_bytes(raw[0:2], "big"), raw[2], raw[3], raw[4], raw[5], raw[6], raw[7], raw[8],
+        int.from_bytes(raw[9:11], "big", signed=True), raw[11],
+    )
+
+
+def write_date_time(io_: BuildStream, value: CosemDateTime | None) -> None:
+    if value is None:
+        io_.write(b"\x00")
+        return
+    io_.write(
+        b"\x0c"
+        + value.year.to_bytes(2, "big")
+        + bytes((value.month, value.day, value.day_of_week, value.hour, value.minute,
+                 value.second, value.hundredths))
+        + value.deviation.to_bytes(2, "big", signed=True)
+        + bytes((value.clock_status,))
+    )
+
+
+def read_other_info(io_: ParseStream, path: str | None) -> tuple[int, Supplementary | None]:
+    """Other-information: message code, then optional supplementary remote party fields.
+
+    Layout by length [RTDS]: 2 = code; 10 = + remote party id; 18 = + its counter; 26 = +
+    supplementary originator counter; longer = id, counter and a key agreement certificate.
+    """
+    start = io_.pos
+    length = read_length(io_, path)
+    end = push_region(io_, length, start, path, "other-information")
+    if length < 2:
+        raise CodecError(f"other-information of {length} bytes has no message code", start, path)
+    code = read_uint(io_, 2, path, "message code")
+    supplementary = None
+    rest = length - 2
+    if rest:
+        if rest < 8 or 8 < rest < 16:
+            raise CodecError(f"other-information has {rest} bytes after the message code", start, path)
+        party = bytes(read_exact(io_, 8, path, "supplementary remote party id"))
+        counter = originator = certificate = None
+        if rest >= 16:
+            counter = read_uint(io_, 8, path, "supplementary remote party counter")
+        if rest == 24:
+            originator = read_uint(io_, 8, path, "supplementary originator counter")
+        elif rest > 24:
+            certificate = bytes(read_exact(io_, rest - 16, path, "key agreement certificate"))
+        elif rest > 16:
+            raise CodecError(f"other-information has {rest} bytes after the message code", start, path)
+        supplementary = Supplementary(party, counter, originator, certificate)
+    pop_region(io_, end, path, "other-information")
+    return code, supplementary
+
+
+def write_other_info(io_: BuildStream, code: int, supplementary: Supplementary | None) -> None:
+    body = code.to_bytes(2, "big")
+    if supplementary is not None:
+        body += bytes(supplementary.remote_party_id or b"")
+        if supplementary.remote_party_counter is not None:
+            body += supplementary.remote_party_counter.to_bytes(8, "big")
+        if supplementary.originator_counter is not None:
+            body += supplementary.originator_counter.to_bytes(8, "big")
+        if supplementary.ka_certificate is not None:
+            body += bytes(supplementary.ka_certificate)
+    slot = reserve_slot(io_)
+    io_.write(length_at_slot(io_.state, slot, len(body)) + body)
+
+
+def read_mac_header(io_: ParseStream, path: str | None) -> MacHeader:
+    """General-ciphering header; its length must cover the rest of the frame exactly."""
+    read_const(io_, 0xDD, path, "general-ciphering tag")
+    fields = bytes(read_exact(io_, 6, path, "general-ciphering fields"))
+    start = io_.pos
+    length = read_length(io_, path)
+    remaining = io_.ends[-1] - io_.pos
+    if length != remaining:
+        raise CodecError(
+            f"ciphered-content length {length} does not match the {remaining} bytes that follow",
+            start, path,
+        )
+    security_control = read_exact(io_, 1, path, "security control")[0]
+    counter = read_uint(io_, 4, path, "invocation counter")
+    return MacHeader(security_control, counter, fields)
+
+
+def read_signature_field(io_: ParseStream, macd: bool, path: str | None) -> tuple[bytes | None, bool]:
+    """Signature length octet (0x00 or 0x40 + r||s); absent only in the DUIS pre-command form.
+
+    Returns (signature, precommand).
+    """
+    start = io_.pos
+    if not macd and start == io_.ends[-1]:
+        return None, True
+    size = read_exact(io_, 1, path, "signature length")[0]
+    if size == 0:
+        return None, False
+    if size != 0x40:
+        raise CodecError(f"signature length must be 0x00 or 0x40, found 0x{size:02X}", start, path)
+    return bytes(read_exact(io_, 64, path, "signature")), False
+
+
+def read_mac(io_: ParseStream, path: str | None) -> bytes:
+    start = io_.pos
+    remaining = io_.ends[-1] - start
+    if remaining != 12:
+        raise CodecError(f"a 12-byte MAC must end the frame, {remaining} bytes remain", start, path)
+    return bytes(read_exact(io_, 12, path, "MAC"))
+
+
+def check_end(io_: ParseStream, path: str | None) -> None:
+    pos = io_.pos
+    if pos != io_.ends[-1]:
+        raise CodecError(f"{io_.ends[-1] - pos} trailing bytes after the frame", pos, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# construct classes
+
+
+class _Field(Construct):
+    """A fixed-layout leaf with one runtime reader and writer, named for error messages."""
+
+    def __init__(self, what: str):
+        super().__init__()
+        self.what = what
+
+    def _read(self, io_, path):
+        raise NotImplementedError
+
+    def _parse(self, stream, context, path):
+        start = stream.pos
+        value = self._read(stream, path)
+        trace(stream, start, path, value)
+        return value
+
+
+class UInt(_Field):
+    """Unsigned big-endian integer of ``size`` bytes, optionally mapped through ``cls``."""
+
+    def __init__(self, size: int, what: str, cls: Callable[[int], Any] | None = None):
+        super().__init__(what)
+        self.size = size
+        self.cls = cls
+
+    def _read(self, io_, path):
+        value = read_uint(io_, self.size, path, self.what)
+        return self.cls(value) if self.cls else value
+
+    def _build(self, obj, stream, context, path):
+        stream.write(int(obj).to_bytes(self.size, "big"))
+        return obj
+
+    def _emitparse(self, code):
+        prelude(code)
+        expr = f"_fields.read_uint(io, {self.size}, None, {self.what!r})"
+        return f"{ref(code, self.cls)}({expr})" if self.cls else expr
+
+    def _emitbuild(self, code):
+        prelude(code)
+        return f"io.write(int(obj).to_bytes({self.size}, 'big'))"
+
+
+class ConstByte(_Field):
+    """A fixed octet (tags and fixed lengths of the grouping header); not stored."""
+
+    def __init__(self, value: int, what: str):
+        super().__init__(what)
+        self.value = value
+
+    def _read(self, io_, path):
+        return read_const(io_, self.value, path, self.what)
+
+    def _build(self, obj, stream, context, path):
+        stream.write(bytes((self.value,)))
+        return obj
+
+    def _emitparse(self, code):
+        prelude(code)
+        return f"_fields.read_const(io, {self.value}, None, {self.what!r})"
+
+    def _emitbuild(self, code):
+        prelude(code)
+        return f"io.write({bytes((self.value,))!r})"
+
+
+class FixedBytes(_Field):
+    """Exactly ``size`` bytes (system titles, signatures, MACs)."""
+
+    def __init__(self, size: int, what: str):
+        super().__init__(what)
+        self.size = size
+
+    def _read(self, io_, path):
+        return read_bytes(io_, self.size, path, self.what)
+
+    def _build(self, obj, stream, context, path):
+        write_bytes(stream, obj, self.size, path, self.what)
+        return obj
+
+    def _emitparse(self, code):
+        prelude(code)
+        return f"_fields.read_bytes(io, {self.size}, None, {self.what!r})"
+
+    def _emitbuild(self, code):
+        prelude(code)
+        return f"_fields.write_bytes(io, obj, {self.size}, None, {self.what!r})"
+
+
+class DateTimeField(_Field):
+    """Grouping-header date-time (absent or 12-byte COSEM date-time)."""
+
+    def __init__(self):
+        super().__init__("date-time")
+
+    def _read(self, io_, path):
+        return read_date_time(io_, path)
+
+    def _build(self, obj, stream, context, path):
+        write_date_time(stream, obj)
+        return obj
+
+    def _emitparse(self, code):
+        prelude(code)
+        return "_fields.read_date_time(io, None)"
+
+    def _emitbuild(self, code):
+        prelude(code)
+        return "_fields.write_date_time(io, obj)"
+
+
+FieldName = str | tuple[str, ...] | None
+
+
+def _names(name: FieldName) -> tuple[str, ...]:
+    if name is None:
+        return ()
+    return (name,) if isinstance(name, str) else name
+
+
+class Record(Construct):
+    """Fixed-order fields decoded into a dataclass (construct's Struct, minus the Container).
+
+    ``fields`` are ``(attribute, construct)``. An attribute of ``None`` is parsed and not
+    stored; a tuple of attributes receives a construct's tuple value (other-information yields
+    the message code and the supplementary fields). Building reads the attributes from any
+    object that has them, so a ``Message`` builds its own grouping header.
+    """
+
+    def __init__(self, cls: type, *fields: tuple[FieldName, Construct]):
+        super().__init__()
+        self.cls = cls
+        self.fields = fields
+
+    def _parse(self, stream, context, path):
+        start = stream.pos
+        values = {}
+        for name, sc in self.fields:
+            names = _names(name)
+            value = sc._parsereport(stream, context, join_path(path, "/".join(names) or sc.what))
+            if len(names) == 1:
+                values[names[0]] = value
+            elif names:
+                values.update(zip(names, value, strict=True))
+        obj = self.cls(**values)
+        trace(stream, start, path, obj)
+        return obj
+
+    def _build(self, obj, stream, context, path):
+        for name, sc in self.fields:
+            names = _names(name)
+            value = tuple(getattr(obj, n) for n in names)
+            value = value[0] if len(names) == 1 else (value or None)
+            sc._build(value, stream, context, join_path(path, "/".join(names) or sc.what))
+        return obj
+
+    def _emitparse(self, code):
+        cls = ref(code, self.cls)
+        lines, args = [], []
+        for index, (name, sc) in enumerate(self.fields):
+            names = _names(name)
+            expr = sc._compileparse(code)
+            if not names:
+                lines.append(expr)
+                continue
+            targets = [f"v{index}_{k}" for k in range(len(names))]
+            lines.append(f"{', '.join(targets)} = {expr}")
+            args.extend(f"{n}={t}" for n, t in zip(names, targets, strict=True))
+        lines.append(f"return {cls}({', '.join(args)})")
+        return define(code, "parse_record", lines, "io, this") + "(io, this)"
+
+    def _emitbuild(self, code):
+        lines = ["rec = obj"]
+        for name, sc in self.fields:
+            names = _names(name)
+            if not names:
+                lines.append("obj = None")
+            elif len(names) == 1:
+                lines.append(f"obj = rec.{names[0]}")
+            else:
+                lines.append(f"obj = ({', '.join(f'rec.{n}' for n in names)})")
+            lines.append(sc._compilebuild(code))
+        lines.append("return rec")
+        return define(code, "build_record", lines, "obj, io, this") + "(obj, io, this)"
+
+
+class OtherInfoField(_Field):
+    """Other-information: ``(message_code, Supplementary | None)``."""
+
+    def __init__(self):
+        super().__init__("other-information")
+
+    def _read(self, io_, path):
+        return read_other_info(io_, path)
+
+    def _build(self, obj, stream, context, path):
+        write_other_info(stream, obj[0], obj[1])
+        return obj
+
+    def _emitparse(self, code):
+        prelude(code)
+        return "_fields.read_other_info(io, None)"
+
+    def _emitbuild(self, code):
+        prelude(code)
+        return "_fields.write_other_info(io, obj[0], obj[1])"

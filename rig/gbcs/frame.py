@@ -1,0 +1,269 @@
+"""The GBCS frame: optional MAC header, grouping header, payload, signature field, MAC.
+
+```
+[MAC header: DD, 6 field octets, length, SC, IC] || grouping header (DF ...) || content length
+|| payload || signature length (00 | 40 + r||s) [absent in DUIS pre-commands] || [MAC(12)]
+```
+
+The grouping header is a ``Record``; payloads are looked up by (CRA flag, message code) in
+``registry``; the frame flow itself (which layers are present, what must follow what) is one
+function per direction shared by the compiled and the interpreted codec, so the two differ only
+in how their sub-schemas run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from construct import Construct
+
+from .compiling import define, prelude, ref
+from .fields import (
+    ConstByte,
+    DateTimeField,
+    FixedBytes,
+    OtherInfoField,
+    Record,
+    UInt,
+    check_end,
+    read_mac,
+    read_mac_header,
+    read_signature_field,
+)
+from .message import CosemDateTime, FrameLayout, Message, Supplementary
+from .streams import (
+    BuildStream,
+    CodecError,
+    ParseStream,
+    close_element,
+    length_at_slot,
+    open_element,
+    peek_byte,
+    pop_region,
+    push_region,
+    read_length,
+    reserve_slot,
+    trace,
+)
+from .tables import CraFlag
+
+GENERAL_CIPHERING = 0xDD
+GENERAL_SIGNING = 0xDF
+
+
+@dataclass(frozen=True)
+class GroupingHeader:
+    cra_flag: CraFlag
+    originator_counter: int
+    originator_id: bytes
+    recipient_id: bytes
+    date_time: CosemDateTime | None
+    message_code: int
+    supplementary: Supplementary | None
+
+
+GROUPING_HEADER = Record(
+    GroupingHeader,
+    (None, ConstByte(GENERAL_SIGNING, "general-signing tag")),
+    (None, ConstByte(0x09, "transaction-id length")),
+    ("cra_flag", UInt(1, "CRA flag", CraFlag)),
+    ("originator_counter", UInt(8, "originator counter")),
+    (None, ConstByte(0x08, "originator system title length")),
+    ("originator_id", FixedBytes(8, "originator system title")),
+    (None, ConstByte(0x08, "recipient system title length")),
+    ("recipient_id", FixedBytes(8, "recipient system title")),
+    ("date_time", DateTimeField()),
+    (("message_code", "supplementary"), OtherInfoField()),
+)
+
+
+def payload_key(cra_flag: int, message_code: int) -> int:
+    return (int(cra_flag) << 16) | message_code
+
+
+ParseFn = Callable[[ParseStream, Any], Any]
+BuildFn = Callable[[Any, BuildStream, Any], Any]
+
+
+def parse_frame(io_: ParseStream, this: Any, grouping: ParseFn, payloads: dict[int, ParseFn],
+                opaque: ParseFn, path: str | None) -> Message:
+    """Frame flow, shared by both codecs."""
+    mac_header = None
+    if peek_byte(io_) == GENERAL_CIPHERING:
+        mac_header = read_mac_header(io_, path)
+        trace(io_, 0, "mac header", mac_header)
+    grouping_start = io_.pos
+    head = grouping(io_, this)
+    start = io_.pos
+    length = read_length(io_, path)
+    trace(io_, start, "content length", length)
+    end = push_region(io_, length, start, path, "content")
+    payload_start = io_.pos
+    parse_payload = payloads.get(payload_key(head.cra_flag, head.message_code), opaque)
+    payload = parse_payload(io_, this)
+    pop_region(io_, end, path, "payload")
+    signature, precommand = read_signature_field(io_, mac_header is not None, path)
+    signature_end = io_.pos
+    if not precommand:
+        trace(io_, end, "signature", signature)
+    mac = read_mac(io_, path) if mac_header is not None else None
+    if mac is not None:
+        trace(io_, signature_end, "mac", mac)
+    check_end(io_, path)
+    return Message(
+        cra_flag=head.cra_flag,
+        originator_counter=head.originator_counter,
+        originator_id=head.originator_id,
+        recipient_id=head.recipient_id,
+        message_code=head.message_code,
+        payload=payload,
+        date_time=head.date_time,
+        supplementary=head.supplementary,
+        mac_header=mac_header,
+        signature=signature,
+        mac=mac,
+        precommand=precommand,
+        length_forms=tuple(io_.lenlog) if io_.nonminimal else None,
+        layout=FrameLayout(grouping_start, payload_start, end, signature_end, io_.pos),
+    )
+
+
+def build_frame(msg: Message, io_: BuildStream, this: Any, grouping: BuildFn,
+                payloads: dict[int, tuple[type, BuildFn]], opaque: BuildFn) -> FrameLayout:
+    """Frame flow for encoding; returns the offsets of the signed and MACed ranges."""
+    state = io_.state
+    mac_header = msg.mac_header
+    if mac_header is not None:
+        if msg.precommand:
+            raise CodecError("a pre-command has no MAC header")
+        mac_slot = reserve_slot(io_)
+        target = BuildStream(state)
+        target.write(bytes((mac_header.security_control,)) + mac_header.invocation_counter.to_bytes(4, "big"))
+    else:
+        target = io_
+    grouping_start = target.tell()
+    grouping(msg, target, this)
+    content = open_element(target)
+    entry = payloads.get(payload_key(msg.cra_flag, msg.message_code))
+    payload = msg.payload
+    saved_style = state.long_form_width
+    state.long_form_width = state.payload_long_form_width
+    if isinstance(payload, (bytes, bytearray, memoryview)):
+        opaque(bytes(payload), content, this)
+    elif entry is not None and isinstance(payload, entry[0]):
+        entry[1](payload, content, this)
+    else:
+        raise CodecError(
+            f"payload {type(payload).__name__} does not fit message code 0x{msg.message_code:04X} "
+            f"with CRA flag {int(msg.cra_flag)}"
+        )
+    state.long_form_width = saved_style
+    body_length = len(content.getvalue())
+    close_element(target, content, None)
+    payload_end = target.tell()
+    payload_start = payload_end - body_length
+    if not msg.precommand:
+        if msg.signature is None:
+            target.write(b"\x00")
+        elif len(msg.signature) == 64:
+            target.write(b"\x40" + bytes(msg.signature))
+        else:
+            raise CodecError(f"signature must be 64 bytes (r||s), got {len(msg.signature)}")
+    elif msg.signature is not None:
+        raise CodecError("a pre-command carries no signature")
+    signature_end = target.tell()
+    shift = 0
+    if mac_header is not None:
+        mac = bytes(12) if msg.mac is None else bytes(msg.mac)
+        if len(mac) != 12:
+            raise CodecError(f"MAC must be 12 bytes, got {len(mac)}")
+        target.write(mac)
+        body = target.getvalue()
+        head = bytes((GENERAL_CIPHERING,)) + bytes(mac_header.fields)
+        if len(mac_header.fields) != 6:
+            raise CodecError("general-ciphering fields must be 6 bytes")
+        head += length_at_slot(state, mac_slot, len(body))
+        io_.write(head + body)
+        shift = len(head)
+    elif msg.mac is not None:
+        raise CodecError("a MAC needs a MAC header")
+    return FrameLayout(grouping_start + shift, payload_start + shift, payload_end + shift,
+                       signature_end + shift, io_.tell())
+
+
+def _schema_class(schema: Construct) -> type:
+    return schema.cls
+
+
+class Frame(Construct):
+    """A whole GBCS message; parses to ``Message`` (``_build`` returns the frame layout)."""
+
+    def __init__(self, payloads: dict[int, Construct], opaque: Construct):
+        super().__init__()
+        self.grouping = GROUPING_HEADER
+        self.payloads = payloads
+        self.opaque = opaque
+
+    # interpreted ----------------------------------------------------------------------------
+    def _parse(self, stream, context, path):
+        def grouping(io_, this):
+            return self.grouping._parsereport(io_, this, "grouping header")
+
+        def for_schema(schema):
+            return lambda io_, this: schema._parsereport(io_, this, "payload")
+
+        table = {key: for_schema(schema) for key, schema in self.payloads.items()}
+        return parse_frame(stream, context, grouping, table, for_schema(self.opaque), "frame")
+
+    def _build(self, obj, stream, context, path):
+        def for_schema(schema):
+            return lambda value, io_, this: schema._build(value, io_, this, "payload")
+
+        table = {key: (_schema_class(s), for_schema(s)) for key, s in self.payloads.items()}
+        return build_frame(
+            obj, stream, context,
+            lambda value, io_, this: self.grouping._build(value, io_, this, "grouping header"),
+            table, for_schema(self.opaque),
+        )
+
+    # compiled -------------------------------------------------------------------------------
+    def _payload_functions(self, code, kind: str) -> tuple[str, str]:
+        """Emit one function per distinct payload schema and a key table; return their names."""
+        wrappers: dict[int, str] = {}
+        entries = []
+        for key, schema in self.payloads.items():
+            if id(schema) not in wrappers:
+                if kind == "parse":
+                    lines = [f"return {schema._compileparse(code)}"]
+                    wrappers[id(schema)] = define(code, "payload_parse", lines, "io, this")
+                else:
+                    lines = [schema._compilebuild(code)]
+                    wrappers[id(schema)] = define(code, "payload_build", lines, "obj, io, this")
+            name = wrappers[id(schema)]
+            if kind == "parse":
+                entries.append(f"{key}: {name}")
+            else:
+                entries.append(f"{key}: ({ref(code, _schema_class(schema))}, {name})")
+        if kind == "parse":
+            opaque = define(code, "payload_parse", [f"return {self.opaque._compileparse(code)}"], "io, this")
+        else:
+            opaque = define(code, "payload_build", [self.opaque._compilebuild(code)], "obj, io, this")
+        table = f"PAYLOAD_{kind.upper()}_{code.allocateId()}"
+        code.append(f"{table} = {{{', '.join(entries)}}}")
+        return table, opaque
+
+    def _emitparse(self, code):
+        prelude(code)
+        code.append("from rig.gbcs import frame as _frame")
+        grouping = define(code, "parse_grouping", [f"return {self.grouping._compileparse(code)}"], "io, this")
+        table, opaque = self._payload_functions(code, "parse")
+        return f"_frame.parse_frame(io, this, {grouping}, {table}, {opaque}, None)"
+
+    def _emitbuild(self, code):
+        prelude(code)
+        code.append("from rig.gbcs import frame as _frame")
+        grouping = define(code, "build_grouping", [self.grouping._compilebuild(code)], "obj, io, this")
+        table, opaque = self._payload_functions(code, "build")
+        return f"_frame.build_frame(obj, io, this, {grouping}, {table}, {opaque})"

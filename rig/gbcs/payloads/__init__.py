@@ -1,0 +1,1 @@
+"""Typed payloads per use case; everything else stays opaque bytes."""

@@ -1,0 +1,33 @@
+"""Shared fixtures for the project's own tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from rig import pki as pki_module
+from rig.crypto import KeyStore
+from rig.samples import read_samples
+
+from .vectors import FIXTURE_PKI, FIXTURE_SAMPLES, RTDS_ABSENT, RTDS_KEYSTORE
+
+
+@pytest.fixture(scope="session")
+def fixture_pki():
+    return pki_module.load(FIXTURE_PKI)
+
+
+@pytest.fixture(scope="session")
+def fixture_keystore():
+    return KeyStore(FIXTURE_PKI / "keystore")
+
+
+@pytest.fixture(scope="session")
+def samples() -> dict[str, bytes]:
+    return read_samples(FIXTURE_SAMPLES)
+
+
+@pytest.fixture(scope="session")
+def rtds_keystore():
+    if not RTDS_KEYSTORE.is_dir():
+        pytest.skip(RTDS_ABSENT)
+    return KeyStore(RTDS_KEYSTORE)
