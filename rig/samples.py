@@ -227,7 +227,7 @@ SAMPLE_GROUPS: tuple[Callable[[_Ctx], dict[str, bytes]], ...] = (_migration, _ch
 
 
 def generate_samples(pki: Pki) -> dict[str, bytes]:
-    """All samples, by name (without the ``_GBCS.HEX`` suffix)."""
+    """All samples, by name (files are ``<name>.hex``; not ``_GBCS.HEX``, which marks RTDS vectors)."""
     ctx = _Ctx(pki)
     samples: dict[str, bytes] = {}
     for group in SAMPLE_GROUPS:
@@ -240,12 +240,11 @@ def write_samples(samples: dict[str, bytes], directory: str | Path) -> list[Path
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, frame in sorted(samples.items()):
-        path = out / f"{name}_GBCS.HEX"
+        path = out / f"{name}.hex"
         path.write_text(frame.hex().upper() + "\n")
         paths.append(path)
     return paths
 
 
 def read_samples(directory: str | Path) -> dict[str, bytes]:
-    return {path.name[: -len("_GBCS.HEX")]: bytes.fromhex(path.read_text().strip())
-            for path in sorted(Path(directory).glob("*_GBCS.HEX"))}
+    return {path.stem: bytes.fromhex(path.read_text().strip()) for path in sorted(Path(directory).glob("*.hex"))}

@@ -30,7 +30,7 @@ def test_decode_rtds_623_command_with_keystore(capsys):
 
 
 def test_decode_sample_file_and_json(capsys):
-    path = FIXTURE_SAMPLES / "CS02bTransCoSByTransCoS_SUCCESS_COMMAND_GBCS.HEX"
+    path = FIXTURE_SAMPLES / "CS02bTransCoSByTransCoS_SUCCESS_COMMAND.hex"
     code, out, _ = run(capsys, "decode", str(path), "--keystore", str(FIXTURE_PKI / "keystore"), "--json")
     assert code == 0
     document = json.loads(out)
@@ -41,14 +41,14 @@ def test_decode_sample_file_and_json(capsys):
 
 
 def test_decode_accepts_hex_and_base64_arguments(capsys):
-    data = bytes.fromhex((FIXTURE_SAMPLES / "CS02c_ERROR_RESPONSE_GBCS.HEX").read_text().strip())
+    data = bytes.fromhex((FIXTURE_SAMPLES / "CS02c_ERROR_RESPONSE.hex").read_text().strip())
     for argument in (data.hex(), data.hex(" "), base64.b64encode(data).decode()):
         code, out, _ = run(capsys, "decode", argument)
         assert code == 0 and "RESPONSE CS02c" in out and "INVALID_KEY_USAGE" in out
 
 
 def test_tampered_frame_is_reported_invalid(capsys):
-    data = bytearray(bytes.fromhex((FIXTURE_SAMPLES / "CS02e_SUCCESS_COMMAND_GBCS.HEX").read_text().strip()))
+    data = bytearray(bytes.fromhex((FIXTURE_SAMPLES / "CS02e_SUCCESS_COMMAND.hex").read_text().strip()))
     data[-20] ^= 0xFF  # inside the signature
     code, out, _ = run(capsys, "decode", data.hex(), "--keystore", str(FIXTURE_PKI / "keystore"))
     assert code == 1 and "signature: INVALID" in out and "mac: INVALID" in out

@@ -27,7 +27,7 @@ from rig.gbcs import (
 
 from .vectors import FIXTURE_SAMPLES, read_hex, rtds_files
 
-CORPUS = [read_hex(p) for p in rtds_files("*CS02*/*.HEX")] + [read_hex(p) for p in sorted(FIXTURE_SAMPLES.glob("*.HEX"))]
+CORPUS = [read_hex(p) for p in rtds_files("*CS02*/*.HEX")] + [read_hex(p) for p in sorted(FIXTURE_SAMPLES.glob("*.hex"))]
 SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

@@ -82,10 +82,10 @@ def seal(message: Message, *, signer: ec.EllipticCurvePrivateKey | None = None,
     if signer is not None:
         signature = sign_raw(signer, signed_bytes(frame, layout), deterministic)
         out[layout.payload_end + 1 : layout.payload_end + 65] = signature
-        message = replace(message, signature=signature)
     if mac_private_key is not None and mac_peer is not None:
         if message.mac_header is None:
             raise ValueError("a MAC needs a MAC header")
+        # the MAC inputs (ids, counter, CRA flag, security header) do not depend on the signature
         mac = compute_mac(bytes(out), replace(message, layout=layout), mac_private_key, mac_peer, cache)
         out[-12:] = mac
     return bytes(out)

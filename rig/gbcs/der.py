@@ -34,7 +34,6 @@ from .streams import (
     peek_byte,
     pop_region,
     read_long_length,
-    reserve_slot,
     trace,
 )
 
@@ -229,12 +228,20 @@ def choice_error(io_: ParseStream, tags: Sequence[int], path: str | None) -> Cod
 
 
 def write_primitive(io_: BuildStream, tag: int, content: bytes) -> None:
-    slot = reserve_slot(io_)
-    io_.write(bytes((tag,)) + length_at_slot(io_.state, slot, len(content)) + content)
+    state = io_.state
+    slot = state.slot
+    state.slot = slot + 1
+    size = len(content)
+    if size < 0x80 and state.plan is None:  # the common case: short form, nothing to reproduce
+        io_.write(bytes((tag, size)) + content)
+    else:
+        io_.write(bytes((tag,)) + length_at_slot(state, slot, size) + content)
 
 
 def encode_integer(value: int) -> bytes:
     value = int(value)
+    if 0 <= value < 0x80:
+        return bytes((value,))
     if value >= 0:
         return value.to_bytes(value.bit_length() // 8 + 1, "big", signed=True)
     return value.to_bytes((-value - 1).bit_length() // 8 + 1, "big", signed=True)

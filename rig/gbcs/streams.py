@@ -190,7 +190,12 @@ def open_element(parent: BuildStream) -> BuildStream:
 def close_element(parent: BuildStream, child: BuildStream, tag: int | None) -> None:
     """Write ``[tag] length body`` for a finished element into its parent."""
     body = child.getvalue()
-    head = length_for(child, len(body))
+    size = len(body)
+    state = child.state
+    if size < 0x80 and state.plan is None:
+        head = bytes((size,))
+    else:
+        head = length_at_slot(state, child.slot, size)
     parent.write(head + body if tag is None else bytes((tag,)) + head + body)
 
 
@@ -208,9 +213,14 @@ def reserve_slot(stream: BuildStream) -> int:
 
 
 def length_at_slot(state: BuildState, slot: int, length: int) -> bytes:
-    """Encode ``length`` for a previously reserved slot."""
+    """Encode ``length`` for a previously reserved slot (the plan's form, else the style)."""
     plan = state.plan
     if plan is not None and 0 <= slot < len(plan):
-        return encode_length(length, plan[slot])
-    width = state.long_form_width if length >= 0x80 else 0
+        width = plan[slot]
+    elif length >= 0x80:
+        width = state.long_form_width
+    else:
+        return bytes((length,))
+    if width == 0 and length < 0x80:
+        return bytes((length,))
     return encode_length(length, width)

@@ -1,0 +1,105 @@
+"""Parsed certificates, shared process-wide by their DER bytes.
+
+Thousands of emulated devices hold the same remote party certificates; parsing each one once
+and sharing the ``cryptography`` key object keeps memory flat and lets the ECDH cache
+(keyed by key objects) hit across devices.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtensionOID, SignatureAlgorithmOID
+
+from rig.crypto import certs
+from rig.gbcs.tables import KeyUsage, RemotePartyRole
+
+
+class CertificateError(ValueError):
+    """Bytes that are not a usable GBCS certificate."""
+
+
+@dataclass(frozen=True, eq=False)
+class ParsedCertificate:
+    der: bytes
+    certificate: x509.Certificate
+    public_key: ec.EllipticCurvePublicKey | None  # None when not a P-256 EC key
+    subject_id: bytes
+    key_id: bytes
+    authority_key_id: bytes | None
+    role: RemotePartyRole | None
+    key_usage: KeyUsage
+    is_ca: bool
+    path_length: int | None
+    policies_critical: bool
+    ecdsa_sha256: bool
+    not_before: _dt.datetime
+    not_after: _dt.datetime
+    #: DER of the subject and issuer names: chaining compares bytes, not Name objects
+    subject_name: bytes
+    issuer_name: bytes
+
+    def valid_at(self, when: _dt.datetime) -> bool:
+        return self.not_before <= when <= self.not_after
+
+
+def _parse(der: bytes) -> ParsedCertificate:
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        key = cert.public_key()
+        public = key if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1) else None
+        try:
+            constraints = cert.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS).value
+            is_ca, path_length = constraints.ca, constraints.path_length
+        except x509.ExtensionNotFound:
+            is_ca, path_length = False, None
+        try:
+            policies_critical = cert.extensions.get_extension_for_oid(ExtensionOID.CERTIFICATE_POLICIES).critical
+        except x509.ExtensionNotFound:
+            policies_critical = False
+        return ParsedCertificate(
+            der=der, certificate=cert, public_key=public, subject_id=certs.entity_id(cert),
+            key_id=certs.subject_key_id(cert), authority_key_id=certs.authority_key_id(cert),
+            role=certs.role(cert), key_usage=certs.key_usage(cert), is_ca=is_ca, path_length=path_length,
+            policies_critical=policies_critical,
+            ecdsa_sha256=cert.signature_algorithm_oid == SignatureAlgorithmOID.ECDSA_WITH_SHA256,
+            not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
+            subject_name=cert.subject.public_bytes(), issuer_name=cert.issuer.public_bytes(),
+        )
+    except (ValueError, TypeError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as err:
+        raise CertificateError(f"unreadable certificate: {err}") from None
+
+
+class CertificateCache:
+    """Bounded LRU of parsed certificates keyed by DER."""
+
+    def __init__(self, capacity: int = 4096):
+        self.capacity = capacity
+        self._entries: OrderedDict[bytes, ParsedCertificate] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def parse(self, der: bytes) -> ParsedCertificate:
+        der = bytes(der)
+        with self._lock:
+            parsed = self._entries.get(der)
+            if parsed is not None:
+                self._entries.move_to_end(der)
+                return parsed
+        parsed = _parse(der)
+        with self._lock:
+            parsed = self._entries.setdefault(der, parsed)
+            if len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+        return parsed
+
+
+CERTIFICATES = CertificateCache()
+
+
+def parse_certificate(der: bytes) -> ParsedCertificate:
+    return CERTIFICATES.parse(der)

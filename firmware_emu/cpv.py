@@ -1,0 +1,109 @@
+"""Certification path validation of replacement certificates, as a GBCS device does it.
+
+RFC 5280 style over the GBCS profile (``docs/reference/gbcs-cs02b.md`` section 8 step 9): chain
+the replacement certificate through ``certificationPathCertificates`` by issuer name and
+AKI/SKI to a trust anchor (the root cell, or extra anchors a replay trusts), verify every
+signature (ECDSA P-256 / SHA-256), require CA certificates to be CAs with keyCertSign within
+their path length, require certificatePolicies to be present and critical, and check validity
+periods unless time-based checks are disapplied (or the device has no reliable time).
+Trust anchors themselves are not time-checked (RFC 5280 treats them as name and key).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+from collections.abc import Sequence
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from rig.gbcs.tables import KeyUsage
+
+from .certificates import ParsedCertificate
+
+_ECDSA = ec.ECDSA(hashes.SHA256())
+MAX_DEPTH = 4
+
+
+class CpvFailure(enum.Enum):
+    NO_CHAIN = "no_chain"
+    BAD_SIGNATURE = "bad_signature"
+    NOT_A_CA = "not_a_ca"
+    POLICY = "policy"
+    EXPIRED = "expired"
+    BAD_KEY = "bad_key"
+
+    @property
+    def status_key(self) -> str:
+        """Which ``ModelProfile.statuses`` entry reports this failure."""
+        return {CpvFailure.NO_CHAIN: "no_chain", CpvFailure.BAD_SIGNATURE: "bad_signature"}.get(self, "bad_certificate")
+
+
+def _issued_by(child: ParsedCertificate, issuer: ParsedCertificate) -> bool:
+    if child.issuer_name != issuer.subject_name:
+        return False
+    return child.authority_key_id is None or child.authority_key_id == issuer.key_id
+
+
+Verified = dict[tuple[int, int], bool]
+
+
+def _signature_ok(child: ParsedCertificate, issuer: ParsedCertificate, verified: Verified | None) -> bool:
+    """ECDSA check of ``child`` by ``issuer``; ``verified`` memoises within one command, so a CA
+    shared by several replacement certificates is checked against the root once."""
+    key = (id(child), id(issuer))
+    if verified is not None and key in verified:
+        return verified[key]
+    ok = issuer.public_key is not None and child.ecdsa_sha256
+    if ok:
+        try:
+            issuer.public_key.verify(child.certificate.signature, child.certificate.tbs_certificate_bytes, _ECDSA)
+        except InvalidSignature:
+            ok = False
+    if verified is not None:
+        verified[key] = ok
+    return ok
+
+
+def _profile_ok(cert: ParsedCertificate, at: _dt.datetime | None) -> CpvFailure | None:
+    if cert.public_key is None:
+        return CpvFailure.BAD_KEY
+    if not cert.policies_critical:
+        return CpvFailure.POLICY
+    if at is not None and not cert.valid_at(at):
+        return CpvFailure.EXPIRED
+    return None
+
+
+def validate(leaf: ParsedCertificate, path: Sequence[ParsedCertificate], anchors: Sequence[ParsedCertificate],
+             at: _dt.datetime | None, verified: Verified | None = None) -> CpvFailure | None:
+    """None when ``leaf`` chains to one of ``anchors``; else why not. ``at=None``: no time checks.
+
+    Pass the same ``verified`` dict for every replacement certificate of one command.
+    """
+    problem = _profile_ok(leaf, at)
+    if problem:
+        return problem
+    current = leaf
+    below_ca = 0  # CA certificates between the leaf and the one being checked
+    for _ in range(MAX_DEPTH):
+        anchor = next((a for a in anchors if _issued_by(current, a)), None)
+        if anchor is not None:
+            return None if _signature_ok(current, anchor, verified) else CpvFailure.BAD_SIGNATURE
+        issuer = next((c for c in path if c is not current and _issued_by(current, c)), None)
+        if issuer is None:
+            return CpvFailure.NO_CHAIN
+        if not _signature_ok(current, issuer, verified):
+            return CpvFailure.BAD_SIGNATURE
+        if not issuer.is_ca or KeyUsage.KEY_CERT_SIGN not in issuer.key_usage:
+            return CpvFailure.NOT_A_CA
+        if issuer.path_length is not None and below_ca > issuer.path_length:
+            return CpvFailure.NOT_A_CA
+        problem = _profile_ok(issuer, at)
+        if problem:
+            return problem
+        current = issuer
+        below_ca += 1
+    return CpvFailure.NO_CHAIN

@@ -1,0 +1,94 @@
+"""Reading credentials back: CS02a / CS02f (trust anchor details) and CS02e (device certificate).
+
+CS02a comes in two frame variants [RTDS]: MAC only from the access control broker (authorising
+cell ACB KA; the response is MACed back to the ACB) or signed by a known remote party
+(authorising cell = its DS cell; the response is signed). The response lists, per requested
+role, the cells the device has for it with their subject and key identifiers and the role's
+anti-replay counter, or ``trustAnchorNotFound`` when the device has no cell for the role.
+
+CS02e: a supplier (or network operator, or the ACB) asks for one of the device's own
+certificates; signed and MACed like other KRP commands [RTDS]; the response is signed.
+"""
+
+from __future__ import annotations
+
+from rig.gbcs import (
+    CellContents,
+    CraFlag,
+    Cs02aCommand,
+    Cs02eResponse,
+    KeyUsage,
+    KeyUsageRequest,
+    Message,
+    RemotePartyDetails,
+    RemotePartyRole,
+    StatusCode,
+)
+from rig.gbcs import build as b
+from rig.gbcs.payloads.cs02 import TrustAnchorCellId
+from rig.gbcs.tables import Cs02eError
+
+from .device import ACB_KA, EmulatedDevice, Rejected
+from .rejections import Reason
+
+#: roles that may read the device's own certificates with CS02e (RTDS: supplier)
+CS02E_ROLES = (RemotePartyRole.SUPPLIER, RemotePartyRole.NETWORK_OPERATOR, RemotePartyRole.ACCESS_CONTROL_BROKER)
+
+
+def _details(device: EmulatedDevice, role: RemotePartyRole) -> RemotePartyDetails:
+    cells = [c for c in device.state.cells if c.role == role]
+    if not cells:
+        return RemotePartyDetails(role, StatusCode.TRUST_ANCHOR_NOT_FOUND)
+    contents = []
+    for cell in cells:
+        cert = device.cell_certificate(cell)
+        if cert is not None:
+            contents.append(CellContents(cell.key_usage, cert.subject_id, cert.key_id, cell.cell_usage))
+    return RemotePartyDetails(role, StatusCode.SUCCESS, device.state.counters.get(int(role), 0), tuple(contents))
+
+
+def handle_cs02a(device: EmulatedDevice, raw: bytes, message: Message) -> list[bytes]:
+    command = message.payload
+    if not isinstance(command, Cs02aCommand):
+        raise Rejected(Reason.MALFORMED, "payload is not a ProvideSecurityCredentialDetails command")
+    cell: TrustAnchorCellId = command.authorising_cell
+    signed = message.signature is not None
+    if not signed and (message.mac_header is None or cell != ACB_KA):
+        raise Rejected(Reason.MALFORMED, "CS02a is either MACed by the ACB or signed by a known remote party")
+    if signed and cell.key_usage != KeyUsage.DIGITAL_SIGNATURE:
+        raise Rejected(Reason.NOT_AUTHORISED, f"{cell} cannot sign")
+    device.authenticate(raw, message, cell, signed=signed)
+    device.commit_counter(cell.role, message.originator_counter)
+    device.save()
+    response = b.cs02a_response(message, [_details(device, RemotePartyRole(r)) for r in command.roles],
+                                device_id=device.entity_id, macd=not signed)
+    if signed:
+        return [device.sign(response)]
+    acb = device.cell_certificate(ACB_KA)
+    return [device.sign(response, macd_for=acb.public_key)]
+
+
+def handle_cs02e(device: EmulatedDevice, raw: bytes, message: Message) -> list[bytes]:
+    request = message.payload
+    if not isinstance(request, KeyUsageRequest):
+        raise Rejected(Reason.MALFORMED, "payload is not a ProvideDeviceCertificate command")
+    cell = next((c for c in device.state.cells if c.role in CS02E_ROLES and c.key_usage == KeyUsage.DIGITAL_SIGNATURE
+                 and (cert := device.cell_certificate(c)) is not None and cert.subject_id == message.originator_id),
+                None)
+    if cell is None:
+        raise Rejected(Reason.NOT_AUTHORISED, f"{message.originator_id.hex().upper()} may not read device certificates")
+    device.authenticate(raw, message, cell, signed=True)
+    device.commit_counter(cell.role, message.originator_counter)
+    device.save()
+    identity = device.identity
+    if request.key_usage == KeyUsage.DIGITAL_SIGNATURE:
+        payload = (Cs02eResponse(certificate=identity.ds_certificate) if identity.ds_certificate
+                   else Cs02eResponse(error=Cs02eError.NO_CERTIFICATE_HELD))
+    elif request.key_usage == KeyUsage.KEY_AGREEMENT:
+        payload = (Cs02eResponse(certificate=identity.ka_certificate) if identity.ka_certificate
+                   else Cs02eResponse(error=Cs02eError.NO_CERTIFICATE_HELD))
+    else:
+        payload = Cs02eResponse(error=Cs02eError.INVALID_KEY_USAGE)
+    response = Message(CraFlag.RESPONSE, message.originator_counter, device.entity_id, message.originator_id,
+                       message.message_code, payload)
+    return [device.sign(response)]

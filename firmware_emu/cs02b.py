@@ -1,0 +1,209 @@
+"""CS02b / CS02g Update Security Credentials on the device.
+
+At receipt: frame variant for (mode, device type), mode against message code, model refusals,
+the authorising cell the mode requires, authentication, ``[3]`` against the originator counter;
+then the counter is committed and the command is executed now, scheduled (future dated) or
+used to cancel pending ones (``99991231235959Z``).
+
+At execution, for each replacement in order: target cell exists on this device type, target
+role permitted by the mode, the certificate parses, path validation to the root cell (time
+checks unless disapplied or the device has no reliable time), role (OU) and key usage match the
+cell; then the cell is replaced. Replacement is per cell, not atomic [RTDS]. Floors [4] [5] [6]
+are applied afterwards and reported in ``remotePartySeqNumberChanges``; the immediate response
+(or the 0x8F66/0x8F67 alert of a future-dated command) reports every targeted cell.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+from rig.gbcs import Cs02bCommand, ExecutionOutcome, Message, ReplacementOutcome, SeqNumberChange, decode
+from rig.gbcs import build as b
+from rig.gbcs.modes import MODE_RULES, Variant
+from rig.gbcs.payloads.cs02 import TrustAnchorCellId
+from rig.gbcs.tables import (
+    ALERT_FUTURE_DATED_FAILURE,
+    ALERT_FUTURE_DATED_SUCCESS,
+    MESSAGE_CODE_MODE,
+    KeyUsage,
+    RemotePartyRole,
+    ReplacementMode,
+    StatusCode,
+)
+
+from . import cpv
+from .certificates import CertificateError, parse_certificate
+from .device import ACB_KA, NO_ID, EmulatedDevice, Rejected
+from .device_types import DeviceType
+from .rejections import Reason
+from .store import PendingCommand
+
+UPDATE_SECURITY_CREDENTIALS = 0x8F70
+CS02G_CODES = frozenset({0x0125, 0x0126})
+
+
+def _authorising_cell(device: EmulatedDevice, message: Message, command: Cs02bCommand) -> tuple[TrustAnchorCellId, bool]:
+    """The cell whose key authorises this command, and whether a signature is required."""
+    control = command.control
+    rule = MODE_RULES.get(control.mode)
+    if rule is None or MESSAGE_CODE_MODE.get(message.message_code) != control.mode:
+        raise Rejected(Reason.MALFORMED, f"mode {int(control.mode)} does not match message code 0x{message.message_code:04X}")
+    is_chf = device.device_type is DeviceType.CHF
+    variant = rule.variant_for(is_chf)
+    macd, signed = message.mac_header is not None, message.signature is not None
+    expected = {Variant.SIGNED: (False, True), Variant.MAC_ONLY: (True, False),
+                Variant.SIGNED_AND_MACED: (True, True)}[variant]
+    if (macd, signed) != expected:
+        raise Rejected(Reason.MALFORMED, f"mode {control.mode.name} needs frame variant {variant.value}")
+    role = rule.authorising_role_for(is_chf)
+    if role is None:  # ACB replacing its own credentials on a non-CHF device: MAC only, no [2]
+        if control.authorising_cell is not None:
+            raise Rejected(Reason.MALFORMED, "accessControlBrokerByACB names an authorising cell")
+        return ACB_KA, False
+    cell = control.authorising_cell
+    if cell is None:
+        raise Rejected(Reason.MALFORMED, "authorisingRemotePartyTACellIdentifier missing")
+    wanted_usage = KeyUsage.KEY_CERT_SIGN if role == RemotePartyRole.ROOT else KeyUsage.DIGITAL_SIGNATURE
+    if cell.role != role or cell.key_usage != wanted_usage:
+        raise Rejected(Reason.NOT_AUTHORISED, f"mode {control.mode.name} is not authorised by {cell}")
+    return cell, True
+
+
+def handle(device: EmulatedDevice, raw: bytes, message: Message) -> list[bytes]:
+    command = message.payload
+    if not isinstance(command, Cs02bCommand):
+        raise Rejected(Reason.MALFORMED, "payload is not an UpdateSecurityCredentials command")
+    cell, signed = _authorising_cell(device, message, command)
+    profile = device.profile
+    refused = command.control.mode in profile.refuse_modes
+    if refused and profile.refusal == "discard":
+        raise Rejected(Reason.MODE_REFUSED, command.control.mode.name)
+    device.authenticate(raw, message, cell, signed=signed)
+    if profile.require_seq_number_equals_counter and command.control.seq_number != message.originator_counter:
+        raise Rejected(Reason.MALFORMED, f"[3] {command.control.seq_number} != originator counter "
+                                          f"{message.originator_counter}")
+    device.commit_counter(cell.role, message.originator_counter)
+    if command.is_cancellation:
+        cancelled = _cancel(device, int(cell.role))
+        device.log(UPDATE_SECURITY_CREDENTIALS, f"counter {message.originator_counter}: cancelled {cancelled} "
+                                                f"pending command(s)")
+        outcome = None
+    elif command.is_future_dated:
+        device.state.pending.append(PendingCommand(raw, command.execution_date_time, int(cell.role)))
+        device.log(UPDATE_SECURITY_CREDENTIALS, f"counter {message.originator_counter}: scheduled for "
+                                                f"{command.execution_date_time.isoformat()}")
+        outcome = None
+    else:
+        outcome = execute(device, message, command, refused=refused)
+    device.save()
+    response = b.cs02b_response(message, outcome, device_id=device.entity_id,
+                                date_time=device.date_time() if profile.response_date_time else None)
+    return [device.sign(response)]
+
+
+def _cancel(device: EmulatedDevice, role: int) -> int:
+    keep = [p for p in device.state.pending if device.profile.cancel_same_role_only and p.authorising_role != role]
+    cancelled = len(device.state.pending) - len(keep)
+    device.state.pending = keep
+    return cancelled
+
+
+def _cell_status(device: EmulatedDevice, command: Cs02bCommand, target: TrustAnchorCellId, certificate: bytes,
+                 path: list | None, anchors: list, at: _dt.datetime | None, verified: dict) -> StatusCode:
+    statuses = device.profile.statuses
+    if target not in device.state.cells:
+        return statuses["target_not_on_device"]
+    if target.role not in MODE_RULES[command.control.mode].target_roles:
+        return statuses["target_not_permitted"]
+    try:
+        leaf = parse_certificate(certificate)
+    except CertificateError:
+        return statuses["bad_certificate"]
+    if path is None:
+        return statuses["bad_certificate"]
+    failure = cpv.validate(leaf, path, anchors, at, verified)
+    if failure is not None:
+        return statuses[failure.status_key]
+    if leaf.role != target.role:
+        return statuses["bad_certificate"]
+    wanted = target.key_usage
+    if target.role == RemotePartyRole.ROOT:
+        if KeyUsage.KEY_CERT_SIGN not in leaf.key_usage:
+            return statuses["bad_certificate"]
+    elif leaf.key_usage != wanted:
+        return statuses["bad_certificate"]
+    return StatusCode.SUCCESS
+
+
+def execute(device: EmulatedDevice, message: Message, command: Cs02bCommand, *, refused: bool = False) -> ExecutionOutcome:
+    """Replace the targeted cells and apply the floors; returns the execution outcome."""
+    control = command.control
+    profile = device.profile
+    at = None if (control.disapplies_time_checks or not profile.reliable_time) else device.now()
+    try:
+        path = [parse_certificate(der) for der in command.certification_path]
+    except CertificateError:
+        path = None
+    outcomes = []
+    verified: dict = {}  # signatures checked during this command's path validations
+    anchors = device.anchors()  # as they stand before this command replaces anything
+    for replacement in command.replacements:
+        target = replacement.target_cell
+        existing = device.cell_certificate(target)
+        if refused:
+            status = profile.statuses["refused"]
+        else:
+            status = _cell_status(device, command, target, replacement.certificate, path, anchors, at, verified)
+        old_id, old_key = (existing.subject_id, existing.key_id) if existing else (NO_ID, NO_ID)
+        if status == StatusCode.SUCCESS:
+            new = parse_certificate(replacement.certificate)
+            device.state.cells[target] = new.der
+            new_id, new_key = new.subject_id, new.key_id
+        else:
+            new_id, new_key = old_id, old_key
+        outcomes.append(ReplacementOutcome(target, status, old_id, old_key, new_id, new_key))
+    changes: list[SeqNumberChange] = []
+    all_failed = bool(outcomes) and all(o.status != StatusCode.SUCCESS for o in outcomes)
+    if not (all_failed and not profile.apply_floors_when_all_fail):
+        role = MODE_RULES[control.mode].authorising_role or RemotePartyRole.ACCESS_CONTROL_BROKER
+        if control.new_floor_seq_number is not None:
+            changes.append(SeqNumberChange(role, control.new_floor_seq_number,
+                                           control.new_specialist_floor_seq_numbers))
+        changes.extend(control.other_seq_number_changes or ())
+        for change in changes:
+            device.state.counters[int(change.role)] = change.floor_seq_number
+            for specialist in change.specialist_floor_seq_numbers or ():
+                device.state.specialist_counters[(int(change.role), int(specialist.usage))] = specialist.seq_number
+    ok = sum(o.status == StatusCode.SUCCESS for o in outcomes)
+    device.log(UPDATE_SECURITY_CREDENTIALS, f"mode {control.mode.name} counter {control.seq_number}: "
+                                            f"{ok}/{len(outcomes)} cell(s) replaced")
+    return ExecutionOutcome(control.seq_number, ReplacementMode(control.mode), tuple(changes), tuple(outcomes))
+
+
+def execute_due(device: EmulatedDevice) -> list[bytes]:
+    """Execute the future-dated commands whose time has passed; one alert each."""
+    if not device.state.pending:
+        return []
+    now = device.now()
+    due = [p for p in device.state.pending if p.execute_at <= now]
+    if not due:
+        return []
+    device.state.pending = [p for p in device.state.pending if p.execute_at > now]
+    frames = []
+    for pending in sorted(due, key=lambda p: p.execute_at):
+        message = decode(pending.frame)
+        command: Cs02bCommand = message.payload
+        refused = command.control.mode in device.profile.refuse_modes
+        outcome = execute(device, message, command, refused=refused)
+        code = ALERT_FUTURE_DATED_SUCCESS if outcome.all_succeeded else ALERT_FUTURE_DATED_FAILURE
+        if device.profile.wrong_alert:
+            code = ALERT_FUTURE_DATED_FAILURE if code == ALERT_FUTURE_DATED_SUCCESS else ALERT_FUTURE_DATED_SUCCESS
+        device.log(code, f"future-dated command {command.control.seq_number} executed")
+        alert = b.cs02b_alert(device_id=device.entity_id, recipient_id=message.originator_id,
+                              alert_counter=device.next_alert_counter(), execution_time=command.execution_date_time,
+                              outcome=outcome, alert_code=code,
+                              message_code=b.CS02G_ALERT_CODE if message.message_code in CS02G_CODES
+                              else b.CS02B_ALERT_CODE)
+        frames.append(device.sign(alert))
+    device.save()
+    return frames

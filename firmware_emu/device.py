@@ -1,0 +1,264 @@
+"""An emulated ESME, GSME, CHF or GPF: a pure state machine, frames in, frames out.
+
+``receive`` decodes a command, runs the authentication sequence GBCS defines for its use case
+and hands it to the use case's handler (``cs02b``, ``credentials``); ``poll`` executes
+future-dated commands whose time has come and releases held-back frames (slow models). State
+changes are saved through the ``TrustAnchorStore`` before any frame leaves the device, so a
+power cut never loses a change a frame reported.
+
+Authentication sequence (``docs/reference/gbcs-cs02b.md`` section 8, the project's order):
+frame shape, MAC (access control broker KA cell), the authorising trust anchor cell and its
+subject, anti-replay counter, signature with the cell's key; the counter is committed only when
+every check passed. Failures go through the ``rejections`` table.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from rig.crypto import seal, verify_mac, verify_signature
+from rig.gbcs import CraFlag, GbcsDecodeError, MacHeader, Message, decode
+from rig.gbcs.message import CosemDateTime
+from rig.gbcs.payloads.cs02 import TrustAnchorCellId
+from rig.gbcs.tables import CS02A_CODES, CS02E_CODE, MESSAGE_CODE_MODE, KeyUsage, RemotePartyRole
+
+from . import alerts
+from .certificates import CertificateError, ParsedCertificate, parse_certificate
+from .clock import Clock, SystemClock
+from .device_types import CELLS, DeviceType
+from .events import Event
+from .profiles import DEFAULT, ModelProfile, get_profile
+from .rejections import ALERT_RECIPIENT_ROLES, REJECTIONS, Reason
+from .store import DeviceState, TrustAnchorStore
+
+ACB_KA = TrustAnchorCellId(RemotePartyRole.ACCESS_CONTROL_BROKER, KeyUsage.KEY_AGREEMENT)
+NO_ID = bytes(8)
+
+
+@dataclass(frozen=True)
+class DeviceIdentity:
+    """Who the device is: its entity id, its own key pairs and certificates."""
+
+    device_type: DeviceType
+    entity_id: bytes
+    ds_key: ec.EllipticCurvePrivateKey
+    ka_key: ec.EllipticCurvePrivateKey
+    ds_certificate: bytes | None = None
+    ka_certificate: bytes | None = None
+
+
+class Rejected(Exception):
+    """Raised inside a handler to discard the command with a ``Reason``."""
+
+    def __init__(self, reason: Reason, detail: str = ""):
+        super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
+        self.reason = reason
+        self.detail = detail
+
+
+Handler = Callable[["EmulatedDevice", bytes, Message], list[bytes]]
+
+
+def _handlers() -> dict[int, Handler]:
+    from . import credentials, cs02b
+
+    table: dict[int, Handler] = {code: cs02b.handle for code in MESSAGE_CODE_MODE}
+    table.update({code: credentials.handle_cs02a for code in CS02A_CODES})
+    table[CS02E_CODE] = credentials.handle_cs02e
+    return table
+
+
+class EmulatedDevice:
+    """One emulated device (implements ``firmware_emu.endpoint.Endpoint``)."""
+
+    def __init__(self, identity: DeviceIdentity, *, cells: Mapping[TrustAnchorCellId, bytes | None] | None = None,
+                 profile: ModelProfile | str = DEFAULT, clock: Clock | None = None,
+                 store: TrustAnchorStore | None = None, trusted_cas: Sequence[bytes] = (),
+                 counters: Mapping[int, int] | None = None):
+        self.identity = identity
+        self.profile = get_profile(profile)
+        self.clock = clock or SystemClock()
+        self.store = store or TrustAnchorStore()
+        #: extra path-validation anchors (a replay of RTDS traffic trusts its issuing CA)
+        self.trusted_cas = tuple(parse_certificate(der) for der in trusted_cas)
+        self._held: list[tuple[float, bytes]] = []  # (monotonic release time, frame) of a slow model
+        self._handlers = _handlers()
+        loaded = self.store.load()
+        if loaded is not None:
+            self.state = loaded
+        else:
+            table = {c: None for c in self.cell_table}
+            for c, der in (cells or {}).items():
+                if c not in table:
+                    raise ValueError(f"{identity.device_type.value} has no trust anchor cell {c}")
+                table[c] = bytes(der) if der else None
+            self.state = DeviceState(table, dict(counters or {}), alert_counter=self.profile.first_alert_counter)
+            self.store.save(self.state)
+
+    # -- identity and cells -------------------------------------------------------------------
+    @property
+    def entity_id(self) -> bytes:
+        return self.identity.entity_id
+
+    @property
+    def device_type(self) -> DeviceType:
+        return self.identity.device_type
+
+    @property
+    def cell_table(self) -> tuple[TrustAnchorCellId, ...]:
+        cells = [c for c in CELLS[self.device_type] if c not in self.profile.missing_cells]
+        return tuple(cells + [c for c in self.profile.extra_cells if c not in cells])
+
+    def cell_certificate(self, cell: TrustAnchorCellId) -> ParsedCertificate | None:
+        der = self.state.cells.get(cell)
+        if der is None:
+            return None
+        try:
+            return parse_certificate(der)
+        except CertificateError:
+            return None
+
+    def anchors(self) -> list[ParsedCertificate]:
+        """Path validation anchors: the root cell, plus any extra trusted CAs."""
+        root = [c for c in self.state.cells if c.role == RemotePartyRole.ROOT]
+        found = [cert for cert in (self.cell_certificate(c) for c in root) if cert is not None]
+        return found + list(self.trusted_cas)
+
+    @property
+    def events(self) -> list[Event]:
+        return list(self.state.events)
+
+    def now(self) -> _dt.datetime:
+        return self.clock.now()
+
+    def log(self, code: int, detail: str) -> None:
+        self.state.log(Event(self.now(), code, detail))
+
+    # -- Endpoint -------------------------------------------------------------------------------
+    def receive(self, frame: bytes) -> list[bytes]:
+        try:
+            message = decode(frame)
+        except GbcsDecodeError as err:
+            return self._reject(Rejected(Reason.MALFORMED, str(err)))
+        if message.recipient_id != self.entity_id:
+            return self._reject(Rejected(Reason.WRONG_RECIPIENT, message.recipient_id.hex().upper()))
+        if message.cra_flag != CraFlag.COMMAND:
+            return self._reject(Rejected(Reason.MALFORMED, f"a {message.cra_flag.name.lower()} sent to a device"))
+        handler = self._handlers.get(message.message_code)
+        if handler is None:
+            return self._reject(Rejected(Reason.UNSUPPORTED, f"message code 0x{message.message_code:04X}"))
+        try:
+            replies = handler(self, bytes(frame), message)
+        except Rejected as rejection:
+            return self._reject(rejection)
+        return self._release(replies, response=True)
+
+    def poll(self) -> list[bytes]:
+        from . import cs02b
+
+        out = cs02b.execute_due(self)
+        out = self._release(out, response=False)
+        if self._held:
+            now = time.monotonic()
+            due = [f for t, f in self._held if t <= now]
+            self._held = [(t, f) for t, f in self._held if t > now]
+            out.extend(due)
+        return out
+
+    # -- helpers for handlers -------------------------------------------------------------------
+    def authenticate(self, raw: bytes, message: Message, cell: TrustAnchorCellId, *, signed: bool) -> None:
+        """MAC, authorising cell, anti-replay and signature; commits nothing (see ``commit_counter``)."""
+        if message.mac_header is not None:
+            acb = self.cell_certificate(ACB_KA)
+            if acb is None or acb.public_key is None:
+                raise Rejected(Reason.NOT_AUTHORISED, "no access control broker key agreement trust anchor")
+            if not verify_mac(raw, message, self.identity.ka_key, acb.public_key):
+                raise Rejected(Reason.MAC_FAILURE)
+        if cell not in self.state.cells:
+            raise Rejected(Reason.NOT_AUTHORISED, f"no trust anchor cell {cell} on a {self.device_type.value}")
+        anchor = self.cell_certificate(cell)
+        if anchor is None:
+            raise Rejected(Reason.NOT_AUTHORISED, f"trust anchor cell {cell} is empty")
+        if self.profile.check_originator_is_cell_subject and anchor.subject_id != message.originator_id:
+            raise Rejected(Reason.NOT_AUTHORISED, f"originator {message.originator_id.hex().upper()} is not the "
+                                                  f"subject {anchor.subject_id.hex().upper()} of {cell}")
+        stored = self.state.counters.get(int(cell.role), 0)
+        if message.originator_counter <= stored:
+            raise Rejected(Reason.REPLAY, f"counter {message.originator_counter} <= {stored} for {cell.role.name}")
+        if signed:
+            if message.signature is None or anchor.public_key is None:
+                raise Rejected(Reason.MALFORMED, "signature missing")
+            if not verify_signature(raw, message, anchor.public_key):
+                raise Rejected(Reason.SIGNATURE_FAILURE, f"not signed by the {cell} trust anchor")
+        if self.profile.reject_expired_trust_anchor and not anchor.valid_at(self.now()):
+            raise Rejected(Reason.TRUST_ANCHOR_EXPIRED, f"{cell} expired {anchor.not_after.date()}")
+
+    def commit_counter(self, role: int, counter: int) -> None:
+        self.state.counters[int(role)] = counter
+
+    def next_alert_counter(self) -> int:
+        self.state.alert_counter += 1
+        return self.state.alert_counter
+
+    def date_time(self) -> CosemDateTime:
+        return CosemDateTime.from_datetime(self.now())
+
+    def sign(self, message: Message, *, macd_for: ec.EllipticCurvePublicKey | None = None) -> bytes:
+        """Seal a device message: signed, or MACed for ``macd_for`` (the peer's KA key)."""
+        if macd_for is not None:
+            message = replace(message, mac_header=MacHeader(), signature=None)
+            return seal(message, mac_private_key=self.identity.ka_key, mac_peer=macd_for,
+                        payload_long_form_width=self.profile.payload_long_form_width)
+        return seal(message, signer=self.identity.ds_key, payload_long_form_width=self.profile.payload_long_form_width)
+
+    def save(self) -> None:
+        self.store.save(self.state)
+
+    # -- rejections and output faults ------------------------------------------------------------
+    def alert_recipient(self) -> bytes | None:
+        for role in ALERT_RECIPIENT_ROLES:
+            for c in self.state.cells:
+                if c.role == role and c.key_usage == KeyUsage.DIGITAL_SIGNATURE:
+                    cert = self.cell_certificate(c)
+                    if cert is not None:
+                        return cert.subject_id
+        return None
+
+    def generic_alert(self, code: int) -> bytes | None:
+        recipient = self.alert_recipient()
+        if recipient is None:
+            return None
+        counter = self.next_alert_counter()
+        now = self.now()
+        payload = (alerts.gbz_alert(code, now) if self.device_type.alert_format == "gbz"
+                   else alerts.dlms_alert(code, counter, now))
+        message = Message(CraFlag.ALERT, counter, self.entity_id, recipient, alerts.GENERIC_CRITICAL_ALERT, payload)
+        return self.sign(message)
+
+    def _reject(self, rejection: Rejected) -> list[bytes]:
+        row = REJECTIONS[rejection.reason]
+        self.log(row.event_code, f"command discarded: {rejection}")
+        out = []
+        if row.alert and self.profile.rejection_alerts:
+            alert = self.generic_alert(row.event_code)
+            if alert is not None:
+                out.append(alert)
+        self.save()
+        return self._release(out, response=False)
+
+    def _release(self, frames: list[bytes], *, response: bool) -> list[bytes]:
+        profile = self.profile
+        if (response and profile.drop_responses) or (not response and profile.drop_alerts):
+            if frames:
+                self.log(0, f"{len(frames)} frame(s) dropped by the model profile")
+            return []
+        if response and profile.response_delay > 0 and frames:
+            release = time.monotonic() + profile.response_delay
+            self._held.extend((release, f) for f in frames)
+            return []
+        return frames

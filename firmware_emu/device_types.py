@@ -1,0 +1,69 @@
+"""Device types and the trust anchor cells each one holds, as data.
+
+From ``docs/reference/gbcs-cs02b.md`` section 7. Cells marked UNCONFIRMED there (RTDS shows no
+evidence either way) follow the brief's reading of GBCS v1 section 4.3 and can be changed per
+model with ``ModelProfile.extra_cells`` / ``missing_cells``:
+
+* ESME: root, recovery, supplier DS/KA/KA-prepayment, network operator DS/KA, ACB KA,
+  transitional CoS DS [RTDS for all but root/recovery, which RTDS contingency responses show].
+* GSME: root, recovery, supplier DS/KA/KA-prepayment, ACB KA, transitional CoS DS; no network
+  operator cells [RTDS: CS02a answers trustAnchorNotFound for role 3].
+* CHF: root, recovery, ACB DS/KA, WAN provider DS [RTDS: ACB DS+KA, WAN provider]; no supplier
+  or transitional CoS cells (UNCONFIRMED).
+* GPF: root, recovery, supplier DS/KA/KA-prepayment, network operator DS/KA, ACB KA,
+  transitional CoS DS (UNCONFIRMED beyond the RTDS handover vectors' supplier and NO cells).
+"""
+
+from __future__ import annotations
+
+import enum
+
+from rig.gbcs.payloads.cs02 import TrustAnchorCellId
+from rig.gbcs.tables import CellUsage, KeyUsage, RemotePartyRole
+
+R = RemotePartyRole
+DS = KeyUsage.DIGITAL_SIGNATURE
+KA = KeyUsage.KEY_AGREEMENT
+KCS = KeyUsage.KEY_CERT_SIGN
+PP = CellUsage.PREPAYMENT_TOP_UP
+
+
+class DeviceType(enum.Enum):
+    ESME = "ESME"
+    GSME = "GSME"
+    CHF = "CHF"
+    GPF = "GPF"
+
+    @classmethod
+    def parse(cls, value: str | DeviceType) -> DeviceType:
+        if isinstance(value, DeviceType):
+            return value
+        try:
+            return cls(value.upper())
+        except ValueError:
+            raise ValueError(f"unknown device type {value!r} (one of {', '.join(t.value for t in cls)})") from None
+
+    @property
+    def alert_format(self) -> str:
+        """Generic alerts: DLMS COSEM for electricity and hub devices, GBZ for gas [RTDS]."""
+        return "gbz" if self in (DeviceType.GSME, DeviceType.GPF) else "dlms"
+
+
+def cell(role: R, usage: KeyUsage, cell_usage: CellUsage = CellUsage.MANAGEMENT) -> TrustAnchorCellId:
+    return TrustAnchorCellId(role, usage, cell_usage)
+
+
+ROOT = cell(R.ROOT, KCS)
+_SUPPLIER = (cell(R.SUPPLIER, DS), cell(R.SUPPLIER, KA), cell(R.SUPPLIER, KA, PP))
+_NETWORK_OPERATOR = (cell(R.NETWORK_OPERATOR, DS), cell(R.NETWORK_OPERATOR, KA))
+
+CELLS: dict[DeviceType, tuple[TrustAnchorCellId, ...]] = {
+    DeviceType.ESME: (ROOT, cell(R.RECOVERY, DS), *_SUPPLIER, *_NETWORK_OPERATOR,
+                      cell(R.ACCESS_CONTROL_BROKER, KA), cell(R.TRANSITIONAL_COS, DS)),
+    DeviceType.GSME: (ROOT, cell(R.RECOVERY, DS), *_SUPPLIER, cell(R.ACCESS_CONTROL_BROKER, KA),
+                      cell(R.TRANSITIONAL_COS, DS)),
+    DeviceType.CHF: (ROOT, cell(R.RECOVERY, DS), cell(R.ACCESS_CONTROL_BROKER, DS),
+                     cell(R.ACCESS_CONTROL_BROKER, KA), cell(R.WAN_PROVIDER, DS)),
+    DeviceType.GPF: (ROOT, cell(R.RECOVERY, DS), *_SUPPLIER, *_NETWORK_OPERATOR,
+                     cell(R.ACCESS_CONTROL_BROKER, KA), cell(R.TRANSITIONAL_COS, DS)),
+}

@@ -1,0 +1,76 @@
+"""An emulated communications hub: the CHF, the GPF and the devices on its device log.
+
+The hub fronts every device it serves on one link (as a real comms hub does on the WAN): a
+frame goes to the device whose entity id is the grouping-header recipient, and ``poll``
+gathers what any of them emits. Joining a device adds it to the device log; the rig's DCC
+side is told separately (a real DCC learns it from the CCS01 it sent).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+
+from rig.gbcs import GbcsDecodeError, decode
+
+from .device import EmulatedDevice
+from .device_types import DeviceType
+from .endpoint import Endpoint
+
+
+@dataclass(frozen=True)
+class DeviceLogEntry:
+    entity_id: bytes
+    device_type: DeviceType
+    joined_at: _dt.datetime
+
+
+class CommsHub:
+    """Routes frames to the CHF, the GPF and joined devices (implements ``Endpoint``)."""
+
+    def __init__(self, chf: EmulatedDevice, gpf: EmulatedDevice | None = None):
+        self.chf = chf
+        self.gpf = gpf
+        self._routes: dict[bytes, Endpoint] = {chf.entity_id: chf}
+        if gpf is not None:
+            self._routes[gpf.entity_id] = gpf
+        self.device_log: dict[bytes, DeviceLogEntry] = {}
+        self.undeliverable = 0
+
+    @property
+    def devices(self) -> dict[bytes, Endpoint]:
+        return dict(self._routes)
+
+    def join(self, device: EmulatedDevice) -> DeviceLogEntry:
+        """Add ``device`` to the CHF device log (method A/B joining itself is not emulated)."""
+        entry = DeviceLogEntry(device.entity_id, device.device_type, self.chf.now())
+        self.device_log[device.entity_id] = entry
+        self._routes[device.entity_id] = device
+        self.chf.log(0x8F12, f"device log: added {device.entity_id.hex().upper()} ({device.device_type.value})")
+        self.chf.save()
+        return entry
+
+    def leave(self, entity_id: bytes) -> None:
+        self.device_log.pop(entity_id, None)
+        self._routes.pop(entity_id, None)
+        self.chf.log(0x8F12, f"device log: removed {entity_id.hex().upper()}")
+        self.chf.save()
+
+    def receive(self, frame: bytes) -> list[bytes]:
+        try:
+            recipient = decode(frame).recipient_id
+        except GbcsDecodeError:
+            return self.chf.receive(frame)  # the CHF logs the integrity failure
+        endpoint = self._routes.get(recipient)
+        if endpoint is None:
+            self.undeliverable += 1
+            self.chf.log(0x8F84, f"no device {recipient.hex().upper()} on the device log")
+            self.chf.save()
+            return []
+        return endpoint.receive(frame)
+
+    def poll(self) -> list[bytes]:
+        out: list[bytes] = []
+        for endpoint in list(self._routes.values()):
+            out.extend(endpoint.poll())
+        return out

@@ -1,0 +1,121 @@
+"""Per-model behaviour: the choices GBCS leaves open, quirks, and fault injection.
+
+A model profile is data. The ``default`` profile is a conforming meter as this project reads
+GBCS; every UNCONFIRMED point of ``docs/reference/gbcs-cs02b.md`` is a field here, documented
+with the choice made, so a lab can describe a real model's behaviour and the emulator can
+reproduce it. Other built-in profiles are deliberately faulty models for negative scenarios.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+from rig.gbcs.payloads.cs02 import TrustAnchorCellId
+from rig.gbcs.tables import ReplacementMode, StatusCode
+
+#: per-cell status codes for failures GBCS does not pin down (RTDS shows only 0 and 10)
+DEFAULT_STATUSES: Mapping[str, StatusCode] = MappingProxyType({
+    # the replacement certificate does not chain to the root cell (RTDS: unknown OCA -> 10)
+    "no_chain": StatusCode.NO_TRUST_ANCHOR,
+    # a signature in the chain does not verify (a chain that cannot be built, as above)
+    "bad_signature": StatusCode.NO_TRUST_ANCHOR,
+    # CA constraints, policy, validity period, role (OU) or key usage wrong (UNCONFIRMED)
+    "bad_certificate": StatusCode.BAD_CERTIFICATE,
+    # the target cell does not exist on this device type (by analogy with CS02a, UNCONFIRMED)
+    "target_not_on_device": StatusCode.TRUST_ANCHOR_NOT_FOUND,
+    # the target cell is outside what the mode may replace (UNCONFIRMED)
+    "target_not_permitted": StatusCode.NOT_AUTHORIZED,
+    # a refused mode answered cell by cell (profile refusal = "fail-cells")
+    "refused": StatusCode.OTHER,
+})
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    name: str = "default"
+    manufacturer: str = "gbcs-rig"
+    model: str = "EMU-CONFORMING"
+    firmware: str = "1.0.0"
+    description: str = "a conforming meter as gbcs-rig reads GBCS"
+
+    # -- trust anchor cells -------------------------------------------------------------
+    extra_cells: tuple[TrustAnchorCellId, ...] = ()
+    missing_cells: tuple[TrustAnchorCellId, ...] = ()
+
+    # -- choices where GBCS (as far as we could read it) is silent -------------------------
+    #: the grouping-header originator must be the authorising cell's SubjectUniqueID (RTDS consistent)
+    check_originator_is_cell_subject: bool = True
+    #: authorisingRemotePartySeqNumber [3] must equal the originator counter (always so in RTDS)
+    require_seq_number_equals_counter: bool = True
+    #: a device without reliable time skips time-based checks in path validation
+    reliable_time: bool = True
+    #: floors [4]/[5]/[6] are applied even when every replacement failed
+    apply_floors_when_all_fail: bool = True
+    #: CS02b responses carry the device date-time (every RTDS CS02b response does)
+    response_date_time: bool = True
+    #: payload lengths >= 128 written as 82 hh ll, like the RTDS devices (0 = minimal DER)
+    payload_long_form_width: int = 2
+    #: authentication failures raise a generic alert to the responsible supplier (see rejections)
+    rejection_alerts: bool = True
+    #: a future-dated command is cancelled only by the role that authorised it
+    cancel_same_role_only: bool = True
+    statuses: Mapping[str, StatusCode] = field(default_factory=lambda: DEFAULT_STATUSES)
+    first_alert_counter: int = 2000
+
+    # -- quirks of non-conforming models ---------------------------------------------------
+    #: modes this model cannot process (a "non-migratable" model refuses mode 6)
+    refuse_modes: frozenset[int] = frozenset()
+    #: "discard" (no response, integrity event) or "fail-cells" (respond, every cell fails)
+    refusal: str = "discard"
+    #: rejects commands whose authorising trust anchor certificate has expired (GBCS devices
+    #: do not time-check trust anchors; DCC proved CS02b works after TCoS expiry)
+    reject_expired_trust_anchor: bool = False
+    #: 8F66 and 8F67 swapped
+    wrong_alert: bool = False
+
+    # -- link faults ------------------------------------------------------------------------
+    #: seconds between a command and its response (held back and released by ``poll``)
+    response_delay: float = 0.0
+    drop_responses: bool = False
+    drop_alerts: bool = False
+
+    def with_changes(self, **changes) -> ModelProfile:
+        return replace(self, **changes)
+
+
+DEFAULT = ModelProfile()
+
+PROFILES: dict[str, ModelProfile] = {p.name: p for p in (
+    DEFAULT,
+    DEFAULT.with_changes(name="non-migratable", model="EMU-NOMIGRATE",
+                         description="cannot process transCoSByTransCoS: discards every mode 6 command",
+                         refuse_modes=frozenset({ReplacementMode.TRANS_COS_BY_TRANS_COS})),
+    DEFAULT.with_changes(name="fails-cells", model="EMU-FAILCELLS",
+                         description="answers mode 6 with every cell failed (status other)",
+                         refuse_modes=frozenset({ReplacementMode.TRANS_COS_BY_TRANS_COS}), refusal="fail-cells"),
+    DEFAULT.with_changes(name="expiry-strict", model="EMU-EXPIRY",
+                         description="rejects commands once the authorising trust anchor has expired",
+                         reject_expired_trust_anchor=True),
+    DEFAULT.with_changes(name="slow", model="EMU-SLOW", description="answers after 1.5 s", response_delay=1.5),
+    DEFAULT.with_changes(name="mute", model="EMU-MUTE", description="never answers", drop_responses=True,
+                         drop_alerts=True),
+    DEFAULT.with_changes(name="wrong-alert", model="EMU-WRONGALERT", description="sends 8F67 for 8F66 and back",
+                         wrong_alert=True),
+    DEFAULT.with_changes(name="no-reliable-time", model="EMU-NOTIME",
+                         description="no reliable time: path validation without time checks", reliable_time=False),
+    # the RTDS test ESME: its reported clock (2015-01-01) predates every RTDS certificate, yet
+    # its CS02b responses show success, so it validates paths without time checks
+    DEFAULT.with_changes(name="rtds", model="RTDS-ESME", description="behaves as the DCC RTDS 4.5.0 test devices",
+                         reliable_time=False),
+)}
+
+
+def get_profile(name: str | ModelProfile) -> ModelProfile:
+    if isinstance(name, ModelProfile):
+        return name
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown model profile {name!r} (known: {', '.join(PROFILES)})") from None

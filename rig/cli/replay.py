@@ -1,0 +1,116 @@
+"""``gbcs-rig replay``: what would a conforming meter answer to this captured command?
+
+Seeds an emulated device of the given type with the key store's organisation certificates (in
+the cells their role and key usage fit), feeds it the command, and prints the response and any
+alerts, decoded. A future-dated command is also executed (the device clock is moved to its
+execution time) so its 0x8F66/0x8F67 alert is shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import sys
+
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from firmware_emu import PROFILES, ManualClock
+from rig.crypto import KeyStore, KeyStoreError, certs
+from rig.gbcs import CraFlag, Cs02bCommand, Cs02bResponse, GbcsDecodeError, Message, decode
+from rig.gbcs.tables import message_code_label
+
+from .inputs import InputError, read_frame_argument
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("replay", help="feed a captured command to an emulated device seeded from a key store")
+    parser.add_argument("command", help="the command frame: hex, base64 or a file")
+    parser.add_argument("--device-type", default="ESME", choices=["ESME", "GSME", "CHF", "GPF"])
+    parser.add_argument("--device-id", help="EUI-64 of the device (default: the command's recipient)")
+    parser.add_argument("--keystore", required=True, help="folder of <eui>-<ds|ka>.<pem|key> files")
+    parser.add_argument("--supplier", help="EUI-64 of the supplier whose certificates fill the supplier cells "
+                                           "(default: the lowest entity id with the supplier role)")
+    parser.add_argument("--trust-ca", action="append", default=[], metavar="PEM",
+                        help="issuing CA certificate path validation may trust (repeatable)")
+    parser.add_argument("--at", help="device clock, ISO 8601 (default: now)")
+    parser.add_argument("--profile", default="default", choices=sorted(PROFILES),
+                        help="model profile (rtds: the RTDS test devices, no time checks)")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(func=run)
+
+
+def _eui(text: str) -> bytes:
+    value = bytes.fromhex(text.replace("-", "").replace(":", ""))
+    if len(value) != 8:
+        raise ValueError(f"{text!r} is not an EUI-64")
+    return value
+
+
+def _describe(message: Message) -> list[str]:
+    lines = [f"{message.cra_flag.name} {message_code_label(message.message_code)}: "
+             f"{message.originator_id.hex().upper()} -> {message.recipient_id.hex().upper()} counter "
+             f"{message.originator_counter}"]
+    outcome = getattr(message.payload, "execution_outcome", None)
+    if isinstance(message.payload, Cs02bResponse) and outcome is None:
+        lines.append("commandAccepted (no execution outcome: future dated or cancellation)")
+    if outcome is not None:
+        if hasattr(message.payload, "alert_code"):
+            lines.append(f"alert code 0x{message.payload.alert_code:04X}")
+        for change in outcome.seq_number_changes:
+            lines.append(f"floor {change.role.name}: {change.floor_seq_number}")
+        for cell in outcome.outcomes:
+            lines.append(f"cell {cell.cell}: {cell.status.name} {cell.existing_subject_id.hex().upper()}/"
+                         f"{cell.existing_key_id.hex().upper()} -> {cell.replacing_subject_id.hex().upper()}/"
+                         f"{cell.replacing_key_id.hex().upper()}")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    from rig.provision import keystore_device, public_point
+
+    try:
+        frame = read_frame_argument(args.command)
+        command = decode(frame)
+        keystore = KeyStore(args.keystore)
+        device_id = _eui(args.device_id) if args.device_id else command.recipient_id
+        supplier = _eui(args.supplier) if args.supplier else None
+        trusted = []
+        for path in args.trust_ca:
+            with open(path, "rb") as handle:
+                trusted.append(certs.load_certificate(handle.read()).public_bytes(Encoding.DER))
+        start = _dt.datetime.fromisoformat(args.at) if args.at else _dt.datetime.now(_dt.UTC)
+    except (InputError, OSError, ValueError, GbcsDecodeError, KeyStoreError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    clock = ManualClock(start)
+    device, notes = keystore_device(keystore, args.device_type, device_id, supplier=supplier, trusted_cas=trusted,
+                                    profile=args.profile, clock=clock)
+    frames = device.receive(frame)
+    payload = command.payload
+    if isinstance(payload, Cs02bCommand) and payload.is_future_dated:
+        clock.set(max(clock.now(), payload.execution_date_time))
+        notes.append(f"device clock moved to the execution time {payload.execution_date_time.isoformat()}")
+        frames += device.poll()
+    response = next((f for f in frames if decode(f).cra_flag == CraFlag.RESPONSE), None)
+    alerts = [f for f in frames if decode(f).cra_flag == CraFlag.ALERT]
+    if args.json:
+        print(json.dumps({"response": response.hex().upper() if response else None,
+                          "alerts": [a.hex().upper() for a in alerts],
+                          "events": [e.to_json() | {"name": e.name} for e in device.events],
+                          "notes": notes,
+                          "device_public_key": public_point(device.identity.ds_key.public_key()).hex().upper()},
+                         indent=2))
+        return 0
+    for note in notes:
+        print(f"note: {note}")
+    print(f"device {device_id.hex().upper()} ({args.device_type}, profile {args.profile}) at {start.isoformat()}")
+    if response is None:
+        print("response: none (the command was discarded)")
+    for kind, frame_out in [("response", response)] * (response is not None) + [("alert", a) for a in alerts]:
+        print(f"{kind} ({len(frame_out)} bytes): {frame_out.hex().upper()}")
+        for line in _describe(decode(frame_out)):
+            print(f"  {line}")
+    for event in device.events:
+        print(f"event: {event}")
+    return 0

@@ -1,0 +1,215 @@
+"""Provisioning emulated devices: from the test PKI, or from a key store of captured credentials.
+
+``firmware_emu`` knows nothing of PKIs; this module decides what an emulated device holds when
+it leaves the "factory": its own key pairs and device certificates, and the organisation
+certificates in its trust anchor cells (the root, recovery, the responsible supplier, the
+network operator, the access control broker, the WAN provider, and the transitional CoS party
+or, for a device installed after the switch-over, the ECoS party).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import cache
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from firmware_emu import (
+    CELLS,
+    Clock,
+    CommsHub,
+    DeviceIdentity,
+    DeviceType,
+    EmulatedDevice,
+    ModelProfile,
+    TrustAnchorStore,
+    get_profile,
+)
+from firmware_emu.device_types import ROOT
+from rig import pki as pki_module
+from rig.crypto import KeyStore, Usage, certs
+from rig.gbcs import CellUsage, KeyUsage, RemotePartyRole, TrustAnchorCellId
+
+FIXTURE_PKI = Path(__file__).resolve().parents[1] / "fixtures" / "pki"
+DER = serialization.Encoding.DER
+_USAGE_OF = {(KeyUsage.DIGITAL_SIGNATURE, CellUsage.MANAGEMENT): Usage.DS,
+             (KeyUsage.KEY_AGREEMENT, CellUsage.MANAGEMENT): Usage.KA,
+             (KeyUsage.KEY_AGREEMENT, CellUsage.PREPAYMENT_TOP_UP): Usage.PP_KA}
+#: which test PKI party fills which role's cells by default
+DEFAULT_PARTIES = {RemotePartyRole.RECOVERY: "recovery", RemotePartyRole.SUPPLIER: "supplier_a",
+                   RemotePartyRole.NETWORK_OPERATOR: "network_operator",
+                   RemotePartyRole.ACCESS_CONTROL_BROKER: "acb", RemotePartyRole.TRANSITIONAL_COS: "tcos",
+                   RemotePartyRole.WAN_PROVIDER: "wan_provider"}
+
+
+@cache
+def default_pki() -> pki_module.Pki:
+    """The committed fixture PKI (generated from the default seed if the folder is missing)."""
+    if (FIXTURE_PKI / "pki.toml").exists():
+        return pki_module.load(FIXTURE_PKI)
+    return pki_module.generate()
+
+
+def _der(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(DER)
+
+
+def pki_cells(pki: pki_module.Pki, device_type: DeviceType, *, supplier: str = "supplier_a",
+              cos_party: str = "tcos") -> dict[TrustAnchorCellId, bytes]:
+    """Trust anchor cell contents for a device of ``device_type`` on ``pki``."""
+    parties = {**DEFAULT_PARTIES, RemotePartyRole.SUPPLIER: supplier, RemotePartyRole.TRANSITIONAL_COS: cos_party}
+    cells: dict[TrustAnchorCellId, bytes] = {}
+    for cell in CELLS[device_type]:
+        if cell == ROOT:
+            cells[cell] = _der(pki.root.certificate)
+            continue
+        label = parties.get(cell.role)
+        usage = _USAGE_OF.get((cell.key_usage, cell.cell_usage))
+        if label is None or usage is None:
+            continue
+        key = (pki.entity(label), usage)
+        if key in pki.credentials:
+            cells[cell] = _der(pki.credentials[key].certificate)
+    return cells
+
+
+def _identity(pki: pki_module.Pki, device_type: DeviceType, entity_id: bytes | None) -> DeviceIdentity:
+    if entity_id is None:
+        entity_id = next(eid for label, (kind, eid) in pki.devices.items() if kind == device_type.value)
+    credentials = {}
+    for usage in (Usage.DS, Usage.KA):
+        credential = pki.credentials.get((entity_id, usage))
+        if credential is None:
+            credential = pki_module.device_credential(pki.seed, pki.device_ca, entity_id, usage)
+            pki.credentials[(entity_id, usage)] = credential
+        credentials[usage] = credential
+    return DeviceIdentity(device_type, entity_id, credentials[Usage.DS].private_key, credentials[Usage.KA].private_key,
+                          _der(credentials[Usage.DS].certificate), _der(credentials[Usage.KA].certificate))
+
+
+def create_device(device_type: str | DeviceType, *, pki: pki_module.Pki | None = None, entity_id: bytes | None = None,
+                  profile: str | ModelProfile = "default", clock: Clock | None = None,
+                  state_dir: str | Path | None = None, supplier: str = "supplier_a",
+                  cos_party: str = "tcos") -> EmulatedDevice:
+    """A device provisioned on ``pki`` (default: the fixture PKI).
+
+    ``cos_party="ecos"`` gives a device made after the switch-over (its transitional CoS cell
+    already holds the ECoS certificate). With ``state_dir`` the device persists its state there
+    and, when state is already present, restarts from it.
+    """
+    pki = pki or default_pki()
+    kind = DeviceType.parse(device_type)
+    identity = _identity(pki, kind, entity_id)
+    store = TrustAnchorStore(state_dir) if state_dir is not None else None
+    return EmulatedDevice(identity, cells=pki_cells(pki, kind, supplier=supplier, cos_party=cos_party),
+                          profile=get_profile(profile), clock=clock, store=store)
+
+
+def create_hub(devices: Iterable[EmulatedDevice] = (), *, pki: pki_module.Pki | None = None,
+               clock: Clock | None = None, chf_id: bytes | None = None, gpf: bool = True,
+               profile: str | ModelProfile = "default") -> CommsHub:
+    """A comms hub (CHF and, by default, GPF) with ``devices`` on its device log."""
+    pki = pki or default_pki()
+    chf = create_device(DeviceType.CHF, pki=pki, entity_id=chf_id, clock=clock, profile=profile)
+    gpf_device = create_device(DeviceType.GPF, pki=pki, clock=clock, profile=profile) if gpf else None
+    hub = CommsHub(chf, gpf_device)
+    for device in devices:
+        hub.join(device)
+    return hub
+
+
+def fleet_ids(count: int, prefix: bytes = bytes.fromhex("7E5710")) -> list[bytes]:
+    """Deterministic entity ids for a fleet of emulated devices."""
+    return [prefix + index.to_bytes(8 - len(prefix), "big") for index in range(1, count + 1)]
+
+
+def create_fleet(count: int, *, pki: pki_module.Pki | None = None, device_types: Sequence[str] = ("ESME", "GSME"),
+                 clock: Clock | None = None, profile: str | ModelProfile = "default") -> CommsHub:
+    """``count`` devices (alternating ``device_types``) behind one emulated comms hub."""
+    pki = pki or default_pki()
+    devices = [create_device(device_types[i % len(device_types)], pki=pki, entity_id=eid, clock=clock,
+                             profile=profile) for i, eid in enumerate(fleet_ids(count))]
+    return create_hub(devices, pki=pki, clock=clock)
+
+
+# -- seeding from a captured key store (e.g. the RTDS one) --------------------------------------
+
+
+def keystore_cells(keystore: KeyStore, device_type: DeviceType, *, supplier: bytes | None = None,
+                   root: bytes | None = None) -> tuple[dict[TrustAnchorCellId, bytes], list[str]]:
+    """Fill cells from the key store's organisation certificates by role (OU) and key usage.
+
+    One entity is chosen per role and fills all of that role's cells: the one with a DS
+    certificate for the role and the lowest entity id, or ``supplier`` for the supplier role
+    (a key store may hold several suppliers). Returns the cells and notes on each choice.
+    """
+    notes = []
+    by_role: dict[RemotePartyRole, dict[bytes, dict[Usage, x509.Certificate]]] = {}
+    for entry in keystore.organisation_entries():
+        cert = keystore.certificate(entry.entity_id, entry.usage)
+        role = certs.role(cert)
+        if role is not None:
+            by_role.setdefault(role, {}).setdefault(entry.entity_id, {})[entry.usage] = cert
+    chosen: dict[RemotePartyRole, bytes] = {}
+    for role, entities in by_role.items():
+        ranked = sorted(entities, key=lambda eid: (Usage.DS not in entities[eid], eid))
+        pick = supplier if role == RemotePartyRole.SUPPLIER and supplier in entities else ranked[0]
+        chosen[role] = pick
+        if len(entities) > 1:
+            notes.append(f"role {role.name.lower()}: {len(entities)} entities in the key store, "
+                         f"cells filled from {pick.hex().upper()}")
+    cells: dict[TrustAnchorCellId, bytes] = {}
+    for cell in CELLS[device_type]:
+        if cell == ROOT:
+            if root is not None:
+                cells[cell] = root
+            continue
+        usage = _USAGE_OF.get((cell.key_usage, cell.cell_usage))
+        entity = chosen.get(cell.role)
+        cert = by_role.get(cell.role, {}).get(entity, {}).get(usage) if entity is not None else None
+        if cert is None:
+            notes.append(f"cell {cell}: no certificate in the key store, left empty")
+            continue
+        cells[cell] = _der(cert)
+    return cells, notes
+
+
+def keystore_device(keystore: KeyStore, device_type: str | DeviceType, device_id: bytes, *,
+                    supplier: bytes | None = None, trusted_cas: Sequence[bytes] = (),
+                    profile: str | ModelProfile = "rtds", clock: Clock | None = None) -> tuple[EmulatedDevice, list[str]]:
+    """An emulated device seeded from a captured key store (what ``gbcs-rig replay`` uses).
+
+    The device uses the key store's private keys for ``device_id`` where present; a missing
+    one (RTDS ships no device DS private keys) is generated fresh, and the notes say so.
+    """
+    kind = DeviceType.parse(device_type)
+    notes: list[str] = []
+    keys: dict[Usage, ec.EllipticCurvePrivateKey] = {}
+    certificates: dict[Usage, bytes | None] = {}
+    for usage in (Usage.DS, Usage.KA):
+        if keystore.has_private_key(device_id, usage):
+            keys[usage] = keystore.private_key(device_id, usage)
+            certificates[usage] = (_der(keystore.certificate(device_id, usage))
+                                   if keystore.has_certificate(device_id, usage) else None)
+        else:
+            keys[usage] = ec.generate_private_key(ec.SECP256R1())
+            certificates[usage] = None
+            notes.append(f"no {usage.value} private key for {device_id.hex().upper()} in the key store: "
+                         f"the emulated device signs with a fresh key (public key "
+                         f"{public_point(keys[usage].public_key()).hex().upper()})")
+    cells, cell_notes = keystore_cells(keystore, kind, supplier=supplier)
+    notes += cell_notes
+    if trusted_cas:
+        notes.append(f"path validation trusts {len(trusted_cas)} issuing CA certificate(s) given with --trust-ca "
+                     f"(the key store holds no root certificate)")
+    identity = DeviceIdentity(kind, device_id, keys[Usage.DS], keys[Usage.KA], certificates[Usage.DS],
+                              certificates[Usage.KA])
+    device = EmulatedDevice(identity, cells=cells, profile=get_profile(profile), clock=clock, trusted_cas=trusted_cas)
+    return device, notes
+
+
+def public_point(key: ec.EllipticCurvePublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)

@@ -1,0 +1,68 @@
+"""``gbcs-rig replay``: a captured command fed to an emulated meter seeded from a key store."""
+
+from __future__ import annotations
+
+import json
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from rig.cli.main import main
+from rig.crypto import KeyStore, Usage, verify_signature
+from rig.gbcs import decode
+
+from .vectors import FIXTURE_PKI, FIXTURE_SAMPLES, RTDS_CA, RTDS_KEYSTORE, needs_rtds, read_hex, rtds_files
+
+
+def replay(capsys, *argv) -> dict:
+    assert main(["replay", *argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@needs_rtds
+def test_replay_of_the_rtds_623_command(capsys):
+    command = rtds_files("6.23_*/*IMMEDIATE_SUCCESS_COMMAND_GBCS.HEX")[0]
+    result = replay(capsys, str(command), "--keystore", str(RTDS_KEYSTORE), "--trust-ca", str(RTDS_CA / "Z1.pem"),
+                    "--at", "2015-01-01T00:00:00+00:00", "--profile", "rtds")
+    response = bytes.fromhex(result["response"])
+    message = decode(response)
+    key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), bytes.fromhex(result["device_public_key"]))
+    assert verify_signature(response, message, key)
+    expected = read_hex(command.with_name(command.name.replace("_COMMAND_", "_RESPONSE_")))
+    assert response[:message.layout.payload_end] == expected[:message.layout.payload_end]
+    assert any("--trust-ca" in note for note in result["notes"])
+    assert result["alerts"] == [] and result["events"][-1]["code"] == 0x8F70
+
+
+@needs_rtds
+def test_replay_at_todays_date_reports_the_expired_rtds_certificates(capsys):
+    command = rtds_files("6.23_*/*IMMEDIATE_SUCCESS_COMMAND_GBCS.HEX")[0]
+    result = replay(capsys, str(command), "--keystore", str(RTDS_KEYSTORE), "--trust-ca", str(RTDS_CA / "Z1.pem"))
+    outcome = decode(bytes.fromhex(result["response"])).payload.execution_outcome
+    assert {int(o.status) for o in outcome.outcomes} == {5}  # badCertificate: expired 2025-12-22
+
+
+def test_replay_of_a_generated_future_dated_command_shows_the_alert(capsys):
+    command = FIXTURE_SAMPLES / "CS02bSupplierByTransCoS_FUTURE_DATED_SUCCESS_COMMAND.hex"
+    # before migration the fixture ESME's CoS cell holds TCoS: an ECoS-signed command is discarded
+    result = replay(capsys, str(command), "--keystore", str(FIXTURE_PKI / "keystore"),
+                    "--trust-ca", str(FIXTURE_PKI / "ca" / "issuing-ca.pem"))
+    assert result["response"] is None
+    assert [e["code"] for e in result["events"]] == [0x8F30]
+    migration = FIXTURE_SAMPLES / "CS02bTransCoSByTransCoS_SUCCESS_COMMAND.hex"
+    result = replay(capsys, str(migration), "--keystore", str(FIXTURE_PKI / "keystore"),
+                    "--trust-ca", str(FIXTURE_PKI / "ca" / "issuing-ca.pem"))
+    response = bytes.fromhex(result["response"])
+    keystore = KeyStore(FIXTURE_PKI / "keystore")
+    message = decode(response)
+    assert verify_signature(response, message, keystore.public_key(message.originator_id, Usage.DS))
+    assert message.payload.execution_outcome.all_succeeded
+
+
+def test_replay_text_output_and_bad_input(capsys):
+    migration = FIXTURE_SAMPLES / "CS02bTransCoSByTransCoS_SUCCESS_COMMAND.hex"
+    assert main(["replay", str(migration), "--keystore", str(FIXTURE_PKI / "keystore"),
+                 "--trust-ca", str(FIXTURE_PKI / "ca" / "issuing-ca.pem")]) == 0
+    out = capsys.readouterr().out
+    assert "cell transitional_cos/digital_signature: SUCCESS" in out and "response (" in out
+    assert main(["replay", "DF09", "--keystore", str(FIXTURE_PKI / "keystore")]) == 2
+    assert "error" in capsys.readouterr().err
