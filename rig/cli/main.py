@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import decode, pki
+from . import decode, devices, pki
 
 #: modules that contribute a subcommand through ``add_parser(subparsers)``
-COMMANDS = [decode, pki]
+COMMANDS = [decode, pki, devices]
 
 
 def build_parser() -> argparse.ArgumentParser:
