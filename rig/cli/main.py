@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import decode, pki, replay
+from . import decode, devices, pki, replay
 
 #: modules that contribute a subcommand through ``add_parser(subparsers)``
-COMMANDS = [decode, pki, replay]
+COMMANDS = [decode, pki, replay, devices]
 
 
 def build_parser() -> argparse.ArgumentParser:
