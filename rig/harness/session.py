@@ -1,0 +1,214 @@
+"""A rig session: one device under test, its link, its credentials and the evidence collected.
+
+labgrid's split applies: ``RigSpec`` (from hw_configs) describes, the session acts. For an
+emulated rig the session provisions the device (behind an emulated comms hub, as in the field)
+on the rig's PKI and drives its clock; for hardware it opens the configured transport and can
+only observe. Scenarios talk to the device through ``exchange`` and ``wait_for_alert`` and
+record what they saw in ``evidence``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from firmware_emu import CommsHub, EmulatedDevice, ManualClock
+from rig import pki as pki_module
+from rig.config.model import RigSpec
+from rig.crypto import Usage
+from rig.gbcs import CraFlag, GbcsDecodeError, Message, decode
+from rig.provision import create_device, create_hub, default_pki
+from rig.transport import Frame, Transport, TransportTimeout, deadline_in
+
+from . import transports
+from .evidence import Evidence
+
+#: where an emulated device's clock starts (its certificates are valid then)
+EMULATED_EPOCH = _dt.datetime(2026, 6, 1, 9, 0, tzinfo=_dt.UTC)
+
+
+class NotEmulated(RuntimeError):
+    """An emulated-only action (reset, clock) was asked of a hardware rig."""
+
+
+@cache
+def _load_pki(path: str) -> pki_module.Pki:
+    return pki_module.load(path)
+
+
+def pki_for(spec: RigSpec) -> pki_module.Pki:
+    """The rig's PKI: its ``credentials.pki`` folder, else the project's test PKI."""
+    folder = spec.credentials.pki
+    if folder is not None and (Path(folder) / "pki.toml").exists():
+        return _load_pki(str(folder))
+    return default_pki()
+
+
+@dataclass
+class Exchange:
+    """One command and what came back for it."""
+
+    command: Message
+    command_frame: bytes
+    response: Message | None = None
+    response_frame: bytes | None = None
+    alerts: list[Message] = field(default_factory=list)
+    latency: float | None = None
+
+
+class RigSession:
+    """Everything a scenario needs to act on one rig."""
+
+    def __init__(self, spec: RigSpec, *, run_dir: str | Path, pki: pki_module.Pki | None = None):
+        self.spec = spec
+        self.run_dir = Path(run_dir)
+        self.pki = pki or pki_for(spec)
+        self.evidence = Evidence()
+        self.transport: Transport | None = None
+        self.clock: ManualClock | None = None
+        self.device: EmulatedDevice | None = None
+        self.hub: CommsHub | None = None
+        self._stop: Callable[[], None] | None = None
+        self.device_id = bytes.fromhex(spec.device_id) if spec.device_id else self._default_device_id()
+
+    # -- identity ---------------------------------------------------------------------------------
+    def _default_device_id(self) -> bytes:
+        for kind, entity in self.pki.devices.values():
+            if kind == str(self.spec.device):
+                return entity
+        raise LookupError(f"rig {self.spec.id}: no device_id configured and none of type {self.spec.device} in the PKI")
+
+    @property
+    def rig_id(self) -> str:
+        return self.spec.id
+
+    @property
+    def device_type(self) -> str:
+        return str(self.spec.device)
+
+    @property
+    def emulated(self) -> bool:
+        return self.spec.emulated
+
+    @property
+    def in_process(self) -> bool:
+        """The device model runs in this process (its state and clock can be set directly)."""
+        return self.device is not None
+
+    def device_public_key(self, usage: Usage = Usage.DS):
+        if self.device is not None:
+            key = self.device.identity.ds_key if usage is Usage.DS else self.device.identity.ka_key
+            return key.public_key()
+        credential = self.pki.credentials.get((self.device_id, usage))
+        if credential is None:
+            raise LookupError(f"no {usage.value} certificate for device {self.device_id.hex().upper()}")
+        return credential.certificate.public_key()
+
+    # -- life cycle -------------------------------------------------------------------------------
+    def open(self) -> RigSession:
+        self.transport, self._stop = transports.open_transport(self)
+        self.transport.open()
+        return self
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+        if self._stop is not None:
+            self._stop()
+            self._stop = None
+
+    def provision(self, *, cos_party: str = "tcos", profile: str | None = None) -> None:
+        """(In-process emulated rigs) a factory-fresh device behind a comms hub."""
+        profile = profile or getattr(self.spec.transport, "profile", None) or "default"
+        self.clock = self.clock or ManualClock(EMULATED_EPOCH)
+        kind = self.device_type
+        if kind in ("CHF", "GPF"):
+            self.hub = create_hub(pki=self.pki, clock=self.clock, profile=profile,
+                                  chf_id=self.device_id if kind == "CHF" else None)
+            self.device = self.hub.chf if kind == "CHF" else self.hub.gpf
+            if kind == "GPF" and self.device.entity_id != self.device_id:
+                raise LookupError(f"rig {self.rig_id}: GPF id {self.device_id.hex()} is not the PKI's GPF")
+        else:
+            self.device = create_device(kind, pki=self.pki, entity_id=self.device_id, profile=profile,
+                                        clock=self.clock, cos_party=cos_party)
+            self.hub = create_hub([self.device], pki=self.pki, clock=self.clock)
+
+    def reset(self, *, cos_party: str = "tcos", profile: str | None = None) -> None:
+        """Back to a factory-fresh device (in-process emulated rigs only)."""
+        if not self.in_process:
+            raise NotEmulated(f"rig {self.rig_id} cannot be reset: the device is not emulated in this process")
+        self.provision(cos_party=cos_party, profile=profile)
+        transports.rebind(self)
+
+    # -- talking to the device --------------------------------------------------------------------
+    def _is_response_to(self, command: Message) -> Callable[[Frame], bool]:
+        def match(frame: Frame) -> bool:
+            try:
+                message = decode(frame.data)
+            except GbcsDecodeError:
+                return False
+            return (message.cra_flag == CraFlag.RESPONSE and message.originator_id == command.recipient_id
+                    and message.originator_counter == command.originator_counter
+                    and message.message_code == command.message_code)
+        return match
+
+    def exchange(self, frame: bytes, *, timeout: float | None = None, expect_response: bool = True,
+                 alert_window: float = 0.0) -> Exchange:
+        """Send ``frame``; wait for its response (until the rig's response timeout) and collect
+        the alerts that arrive with it or within ``alert_window`` seconds."""
+        assert self.transport is not None, "session not open"
+        command = decode(frame)
+        result = Exchange(command, frame)
+        start = time.monotonic()
+        self.transport.send(frame)
+        if expect_response:
+            try:
+                received = self.transport.recv(self._is_response_to(command),
+                                               deadline_in(timeout if timeout is not None else self.spec.timeouts.response))
+                result.response_frame = received.data
+                result.response = decode(received.data)
+                result.latency = time.monotonic() - start
+            except TransportTimeout:
+                pass
+        result.alerts = self.collect_alerts(alert_window)
+        return result
+
+    def collect_alerts(self, window: float = 0.0) -> list[Message]:
+        """Alert frames already received (and any arriving within ``window`` seconds)."""
+        assert self.transport is not None
+        alerts: list[Message] = []
+        deadline = deadline_in(window)
+        while True:
+            try:
+                frame = self.transport.recv(_is_alert, deadline)
+            except TransportTimeout:
+                return alerts
+            alerts.append(decode(frame.data))
+
+    def wait_for_alert(self, predicate: Callable[[Message], bool], timeout: float | None = None) -> Message:
+        assert self.transport is not None
+
+        def match(frame: Frame) -> bool:
+            return _is_alert(frame) and predicate(decode(frame.data))
+
+        frame = self.transport.recv(match, deadline_in(timeout if timeout is not None else self.spec.timeouts.alert))
+        return decode(frame.data)
+
+    def advance_clock(self, to: _dt.datetime) -> None:
+        if self.clock is None:
+            raise NotEmulated(f"rig {self.rig_id}: the device clock is not under the rig's control")
+        self.clock.set(to)
+
+    def now(self) -> _dt.datetime:
+        return self.clock.now() if self.clock is not None else _dt.datetime.now(_dt.UTC)
+
+
+def _is_alert(frame: Frame) -> bool:
+    try:
+        return decode(frame.data).cra_flag == CraFlag.ALERT
+    except GbcsDecodeError:
+        return False

@@ -1,0 +1,106 @@
+"""Session-wide rig state: the loaded config, selected rigs, open sessions, broken rigs, journal."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+from pathlib import Path
+
+import pytest
+
+from rig.config import ConfigError, load_config, parse_config
+from rig.config.model import RigConfig, RigSpec
+from rig.harness import RigSession
+from rig.report.journal import JOURNAL_NAME, Journal
+
+from . import options
+from .leases import Lease, resource_key
+
+
+def builtin_emulated_config() -> RigConfig:
+    """The default rigs when ``hw_configs/emulated.toml`` is not at hand (an installed package
+    run from elsewhere): the four device types of the test PKI, in-process."""
+    from rig.provision import default_pki
+
+    lines = ['description = "built-in emulated rigs (hw_configs/emulated.toml not found)"']
+    for label, (kind, entity) in default_pki().devices.items():
+        lines += [f"[rigs.{label}]", f'device = "{kind}"', f'device_id = "{entity.hex().upper()}"',
+                  'manufacturer = "gbcs-rig"', f'model = "emulated {kind}"', 'firmware = "0.1.0"',
+                  'features = ["cs02b"]', 'transport = { kind = "emulated" }']
+    return parse_config("\n".join(lines), path="<built-in emulated rigs>")
+
+
+def _find_config(config: pytest.Config, value: str) -> RigConfig:
+    candidates = [Path(value)] if Path(value).is_absolute() else [Path.cwd() / value, Path(config.rootpath) / value]
+    for candidate in candidates:
+        if candidate.exists():
+            return load_config(candidate)
+    if value == options.DEFAULT_CONFIG:
+        return builtin_emulated_config()
+    raise pytest.UsageError(f"--rig-config: {value} not found (looked in {', '.join(map(str, candidates))})")
+
+
+class RigEnvironment:
+    """What the plugin knows for the whole session."""
+
+    def __init__(self, config: pytest.Config):
+        self.pytest_config = config
+        try:
+            self.config = _find_config(config, options.resolve(config, "rig_config"))
+        except ConfigError as err:
+            raise pytest.UsageError(f"rig config error: {err}") from None
+        self.mode = options.resolve(config, "rig_mode")
+        self.capture = options.resolve(config, "rig_capture")
+        log_dir = Path(options.resolve(config, "rig_log_dir"))
+        self.log_dir = log_dir if log_dir.is_absolute() else Path(config.invocation_params.dir) / log_dir
+        ids = options.resolve(config, "rig_ids") or None
+        try:
+            chosen = self.config.select(ids=ids)
+        except LookupError as err:
+            raise pytest.UsageError(str(err)) from None
+        self.rigs: dict[str, RigSpec] = {
+            spec.id: spec for spec in chosen
+            if self.mode == "auto" or (spec.emulated if self.mode == "emulated" else not spec.emulated)
+        }
+        self.worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        self.journal = Journal(self.log_dir / JOURNAL_NAME)
+        self.sessions: dict[str, RigSession] = {}
+        self.leases: dict[str, Lease] = {}
+        self.broken: dict[str, str] = {}
+
+    def start(self) -> None:
+        self.journal.append({"type": "session", "config": str(self.config.path), "mode": self.mode,
+                             "rigs": list(self.rigs), "worker": self.worker, "host": socket.gethostname(),
+                             "python": platform.python_version()})
+
+    def session(self, rig_id: str) -> RigSession:
+        """The open session for ``rig_id`` (opened and leased on first use)."""
+        if rig_id in self.broken:
+            pytest.skip(f"rig {rig_id} is broken: {self.broken[rig_id]}")
+        session = self.sessions.get(rig_id)
+        if session is None:
+            spec = self.rigs[rig_id]
+            try:
+                key = resource_key(spec)
+                if key is not None:
+                    self.leases[rig_id] = Lease(key).acquire(timeout=spec.timeouts.join)
+                session = RigSession(spec, run_dir=self.log_dir / "rigs" / rig_id).open()
+            except Exception as err:
+                self.mark_broken(rig_id, err)
+                raise
+            self.sessions[rig_id] = session
+        return session
+
+    def mark_broken(self, rig_id: str, err: BaseException) -> None:
+        self.broken[rig_id] = f"{type(err).__name__}: {err}"
+
+    def finish(self, exitstatus: int) -> None:
+        for session in self.sessions.values():
+            try:
+                session.close()
+            except Exception:
+                pass
+        for lease in self.leases.values():
+            lease.release()
+        self.journal.append({"type": "end", "exitstatus": int(exitstatus), "worker": self.worker})

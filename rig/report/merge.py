@@ -1,0 +1,53 @@
+"""Combining the results of several runs (hosts, rigs, or a resumed run) into one report.
+
+The multi-host pattern: one pytest / ``gbcs-rig prove`` process per host or per rig, each
+writing its own report folder; ``gbcs-rig report merge DIR...`` then joins their journals and
+JUnit files and renders the proof reports over everything.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from . import journal as journal_module
+from .html import write_reports
+
+JUNIT_NAME = "junit.xml"
+
+
+def merge_journals(sources: list[Path], target: Path) -> list[dict]:
+    """Copy every record of every source journal into ``target``; return the test records."""
+    out = journal_module.Journal(target)
+    for source in sources:
+        for record in journal_module.read(source):
+            out.append({**record, "merged_from": str(source.parent)})
+    return journal_module.tests(target)
+
+
+def merge_junit(sources: list[Path], target: Path) -> None:
+    """All ``<testsuite>`` elements of the sources under one ``<testsuites>``."""
+    root = ET.Element("testsuites")
+    for source in sources:
+        if not source.exists():
+            continue
+        tree = ET.parse(source)
+        node = tree.getroot()
+        suites = [node] if node.tag == "testsuite" else list(node.iter("testsuite"))
+        for suite in suites:
+            suite.set("name", f"{suite.get('name', 'pytest')} ({source.parent.name})")
+            root.append(suite)
+    ET.ElementTree(root).write(target, encoding="utf-8", xml_declaration=True)
+
+
+def merge(directories: list[str | Path], output: str | Path) -> list[Path]:
+    """Merge report folders into ``output``; returns the HTML files written."""
+    folders = [Path(d) for d in directories]
+    target = Path(output)
+    target.mkdir(parents=True, exist_ok=True)
+    merged_journal = target / journal_module.JOURNAL_NAME
+    if merged_journal.exists():
+        merged_journal.unlink()
+    records = merge_journals([f / journal_module.JOURNAL_NAME for f in folders], merged_journal)
+    merge_junit([f / JUNIT_NAME for f in folders], target / JUNIT_NAME)
+    return write_reports(records, target, run={"config": ", ".join(str(f) for f in folders)})
