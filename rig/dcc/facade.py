@@ -20,6 +20,7 @@ from cryptography import x509
 
 from rig.crypto import KeyStore, Usage, verify_signature
 from rig.gbcs import Message, RemotePartyRole
+from rig.transport.base import Transport
 
 from . import device_log, ecosmig, migration, service, trust_anchors
 from .adt import AdtFile, AdtRegistry
@@ -114,23 +115,23 @@ class Dcc:
         return alert
 
     # -- the flows -----------------------------------------------------------------------------
-    def submit_623(self, request: UpdateSecurityCredentialsCoS, transport,
+    def submit_623(self, request: UpdateSecurityCredentialsCoS, transport: Transport,
                    *, response_timeout_s: float | None = None) -> ServiceOutcome:
         """SRV 6.23 end to end: checks, routing, anomaly detection, CS02b mode 7, response, alerts."""
         return service.submit_623(self, request, transport, response_timeout_s=response_timeout_s)
 
-    def collect_execution_alert(self, outcome: ServiceOutcome, transport, deadline: float) -> ServiceOutcome:
+    def collect_execution_alert(self, outcome: ServiceOutcome, transport: Transport, deadline: float) -> ServiceOutcome:
         """For an ACCEPTED future-dated 6.23: wait for the device's 0x00CB alert and conclude."""
         return service.collect_execution_alert(self, outcome, transport, deadline)
 
-    def migrate(self, device_id: EuiLike, transport, *, policy: RetryPolicy | None = None) -> MigrationOutcome:
+    def migrate(self, device_id: EuiLike, transport: Transport, *, policy: RetryPolicy | None = None) -> MigrationOutcome:
         """TCoS -> ECoS migration of one device (CS02b mode 6 signed by TCoS), with retries."""
         return migration.migrate_device(self, eui(device_id), transport, policy=policy)
 
     def classify_model(self, model: str, *, min_devices: int = 1) -> migration.ModelClassification:
         return migration.classify_model(self.inventory, model, min_devices=min_devices)
 
-    def read_trust_anchors(self, device_id: EuiLike, transport,
+    def read_trust_anchors(self, device_id: EuiLike, transport: Transport,
                            roles: Iterable[RemotePartyRole] = (RemotePartyRole.TRANSITIONAL_COS,),
                            *, timeout_s: float | None = None) -> trust_anchors.TrustAnchorReading:
         """CS02a (ACB MAC variant): learn counter floors and which CoS party the device trusts."""

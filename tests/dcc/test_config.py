@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import pytest
 
-from rig.dcc import AttemptResult, ConfigError, CredentialStatus, DccConfig, Element, RowStatus
-from rig.dcc.tables import ALERT_RULES, RESPONSE_CODES, Payload, Recipient
+from rig.dcc import CHECKS, AttemptResult, ConfigError, CredentialStatus, DccConfig, Element, RowStatus
+from rig.dcc.tables import ALERT_RULES, ECOS_ERROR_CODES, RESPONSE_CODES, Payload, Recipient
 
 from ..vectors import FIXTURES
 
 EXAMPLE_OVERRIDES = FIXTURES / "dcc" / "dcc-overrides.example.toml"
+DOCS = FIXTURES.parent / "docs" / "dcc.md"
+
+
+def test_the_docs_list_every_row():
+    """docs/dcc.md is the page a lab reads: every check, code, trigger and error code is on it."""
+    text = DOCS.read_text()
+    for row in RESPONSE_CODES:
+        assert f"| `{row.check}` |" in text and row.code in text
+    for rule in ALERT_RULES:
+        assert f"| `{rule.trigger}` | {rule.code} |" in text
+    for cause, code in ECOS_ERROR_CODES.items():
+        assert f"`{cause}` {code}" in text
+    for spec in CHECKS:
+        assert spec.clause in text
 
 
 def test_only_e65_is_marked_confirmed():
