@@ -65,6 +65,9 @@ def migrate_device(dcc: Dcc, device_id: bytes, transport, *, policy: RetryPolicy
     ecos_certificate = dcc.keystore.certificate(ecos, Usage.DS)
     path = (dcc.issuing_ca_of(ecos_certificate).public_bytes(_DER),)
     expected = (certs.entity_id(ecos_certificate), certs.subject_key_id(ecos_certificate))
+    replacement = b.replacement(ecos_certificate.public_bytes(_DER), RemotePartyRole.TRANSITIONAL_COS,
+                                KeyUsage.DIGITAL_SIGNATURE)
+    verify = dcc.device_signature(device_id)
     attempts: list[MigrationAttempt] = []
     status = device.credential_status
     for number in range(1, policy.attempts + 1):
@@ -75,12 +78,11 @@ def migrate_device(dcc: Dcc, device_id: bytes, transport, *, policy: RetryPolicy
         dcc.inventory.raise_floor(ecos, device_id, counter)
         message = b.cs02b_command(
             mode=ReplacementMode.TRANS_COS_BY_TRANS_COS, originator_id=tcos, recipient_id=device_id, counter=counter,
-            replacements=[b.replacement(ecos_certificate.public_bytes(_DER), RemotePartyRole.TRANSITIONAL_COS,
-                                        KeyUsage.DIGITAL_SIGNATURE)],
+            replacements=[replacement],
             certification_path=path, disapply_time_checks=dcc.config.migration_disapply_time_checks,
             recipient_is_chf=device.device_type == "CHF")
         frame, command = dcc.authorise(message)
-        result = exchange(transport, frame, command, verify=dcc.device_signature(device_id),
+        result = exchange(transport, frame, command, verify=verify,
                           deadline=started + policy.response_timeout_s)
         reading = interpret(result)
         outcome_result, detail = reading.result, reading.detail

@@ -25,9 +25,9 @@ import enum
 from dataclasses import dataclass, field
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 
 from rig.crypto import Usage, certs, seal, verify_mac, verify_signature
+from rig.dcc.checks import issued_by
 from rig.gbcs import (
     CellContents,
     CosemDateTime,
@@ -189,7 +189,7 @@ class FakeMeter:
             return StatusCode.BAD_CERTIFICATE
         if cell not in self.cells:
             return StatusCode.TRUST_ANCHOR_NOT_FOUND
-        if not any(_issued(cert, ca) and _issued(ca, self.pki.root.certificate) for ca in chain):
+        if not any(issued_by(cert, ca) and issued_by(ca, self.pki.root.certificate) for ca in chain):
             return StatusCode.NO_TRUST_ANCHOR
         if certs.role(cert) != cell.role or certs.key_usage(cert) != cell.key_usage:
             return StatusCode.BAD_CERTIFICATE
@@ -222,14 +222,6 @@ class FakeMeter:
     def _next_alert(self) -> int:
         self.alert_counter += 1
         return self.alert_counter
-
-
-def _issued(cert: x509.Certificate, ca: x509.Certificate) -> bool:
-    try:
-        cert.verify_directly_issued_by(ca)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
 
 
 def link(meter: FakeMeter) -> EmulatedTransport:
