@@ -1,0 +1,270 @@
+"""The smart metering inventory and the rig's anti-replay counters (sqlite, see ``db.py``).
+
+The inventory is what the DCC knows about a device before it sends anything: type, model,
+firmware, MPxN, responsible supplier and the MPID registration data holds for the MPxN, comms
+hub, and whether the device's transitionalCoS cell holds the TCoS or the ECoS certificate
+[SEED-000 2.4: the DCC routes a 6.23 on that]. The rig also keeps every migration attempt with
+its evidence here (the DCC's own inventory records only successes [SEED-001 33c]; the rig
+needs the failures to classify a model).
+
+Anti-replay counters are kept per (remote party entity id, device). ``next_counter`` commits the
+new value durably *before* returning it, so a command built with it may be lost but its counter
+is never handed out again, even after a crash or a restart on another process.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .db import Database
+from .ids import EuiLike, eui, eui_text
+from .tables import AttemptResult, CredentialStatus
+
+#: the largest counter GBCS and DUIS allow (SeqNumber / floor: 0 .. 2^63 - 1)
+MAX_COUNTER = 2**63 - 1
+
+
+class InventoryError(LookupError):
+    """A device the operation needs is not in the inventory (or already is)."""
+
+
+class CredentialOrigin(enum.StrEnum):
+    """How an ECoS device came to hold ECoS credentials (ECOSMIG-007 counts them apart)."""
+
+    INSTALLED = "INSTALLED"
+    MIGRATED = "MIGRATED"
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    """One device as the smart metering inventory holds it.
+
+    ``supplier_id`` is the responsible supplier (whose certificates the device holds);
+    ``supplier_mpid`` is the MPID that registration data associates with the device's MPxN,
+    which check (ii) compares with the signing certificate (after a CoS registration change it
+    is the gaining supplier's).
+    """
+
+    device_id: bytes
+    device_type: str
+    model: str = ""
+    firmware: str = ""
+    mpxn: str | None = None
+    supplier_id: bytes | None = None
+    supplier_mpid: str | None = None
+    comms_hub_id: bytes | None = None
+    credential_status: CredentialStatus = CredentialStatus.TCOS
+    #: "SMETS2" (SMETS2+) or "SMETS1": selects the 6.23 target response time
+    generation: str = "SMETS2"
+    credential_origin: CredentialOrigin = CredentialOrigin.INSTALLED
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One migration attempt as stored (evidence: frames in hex, status codes, error text)."""
+
+    device_id: bytes
+    attempt: int
+    counter: int | None
+    result: AttemptResult
+    started_at: float
+    finished_at: float
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+def _opt_eui(value: str | None) -> bytes | None:
+    return eui(value) if value else None
+
+
+def _opt_text(value: EuiLike | None) -> str | None:
+    return eui_text(value) if value is not None else None
+
+
+def _device(row) -> DeviceRecord:
+    return DeviceRecord(
+        device_id=eui(row["device_id"]), device_type=row["device_type"], model=row["model"],
+        firmware=row["firmware"], mpxn=row["mpxn"], supplier_id=_opt_eui(row["supplier_id"]),
+        supplier_mpid=row["supplier_mpid"], comms_hub_id=_opt_eui(row["comms_hub_id"]),
+        credential_status=CredentialStatus(row["credential_status"]), generation=row["generation"],
+        credential_origin=CredentialOrigin(row["credential_origin"]),
+    )
+
+
+class Inventory:
+    """Smart metering inventory, counters and migration records over one ``Database``."""
+
+    def __init__(self, db: Database | str | Path, *, clock: Callable[[], float] = time.time):
+        self.db = db if isinstance(db, Database) else Database(db)
+        self.clock = clock
+        #: test hook: called after a counter is committed and before ``next_counter`` returns,
+        #: i.e. between "counter durable" and "command sent"; raise from it to inject a crash
+        self.after_counter_commit: Callable[[bytes, bytes, int], None] | None = None
+
+    @classmethod
+    def open(cls, path: str | Path, **kwargs) -> Inventory:
+        return cls(Database(path), **kwargs)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- devices ---------------------------------------------------------------------------
+    def add_device(self, record: DeviceRecord, *, replace: bool = False) -> DeviceRecord:
+        """Register a device; ``replace=True`` overwrites an existing row."""
+        verb = "INSERT OR REPLACE" if replace else "INSERT"
+        params = (eui_text(record.device_id), record.device_type, record.model, record.firmware, record.generation,
+                  record.mpxn, _opt_text(record.supplier_id), record.supplier_mpid, _opt_text(record.comms_hub_id),
+                  CredentialStatus(record.credential_status).value, CredentialOrigin(record.credential_origin).value,
+                  self.clock())
+        try:
+            with self.db.transaction() as conn:
+                conn.execute(
+                    f"{verb} INTO devices (device_id, device_type, model, firmware, generation, mpxn, supplier_id,"
+                    " supplier_mpid, comms_hub_id, credential_status, credential_origin, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", params)
+        except sqlite3.IntegrityError:
+            raise InventoryError(f"device {eui_text(record.device_id)} is already in the inventory") from None
+        return record
+
+    def device(self, device_id: EuiLike) -> DeviceRecord | None:
+        rows = self.db.query("SELECT * FROM devices WHERE device_id = ?", (eui_text(device_id),))
+        return _device(rows[0]) if rows else None
+
+    def require(self, device_id: EuiLike) -> DeviceRecord:
+        record = self.device(device_id)
+        if record is None:
+            raise InventoryError(f"device {eui_text(device_id)} is not in the inventory")
+        return record
+
+    def devices(self, *, model: str | None = None, supplier_id: EuiLike | None = None) -> list[DeviceRecord]:
+        sql, params = "SELECT * FROM devices WHERE 1 = 1", []
+        if model is not None:
+            sql += " AND model = ?"
+            params.append(model)
+        if supplier_id is not None:
+            sql += " AND supplier_id = ?"
+            params.append(eui_text(supplier_id))
+        return [_device(row) for row in self.db.query(sql + " ORDER BY device_id", tuple(params))]
+
+    def _update(self, device_id: EuiLike, assignments: str, params: tuple) -> None:
+        with self.db.transaction() as conn:
+            cursor = conn.execute(f"UPDATE devices SET {assignments}, updated_at = ? WHERE device_id = ?",
+                                  (*params, self.clock(), eui_text(device_id)))
+            if cursor.rowcount != 1:
+                raise InventoryError(f"device {eui_text(device_id)} is not in the inventory")
+
+    def set_credential_status(self, device_id: EuiLike, status: CredentialStatus, *,
+                              origin: CredentialOrigin | None = None) -> None:
+        if origin is None:
+            self._update(device_id, "credential_status = ?", (CredentialStatus(status).value,))
+        else:
+            self._update(device_id, "credential_status = ?, credential_origin = ?",
+                         (CredentialStatus(status).value, CredentialOrigin(origin).value))
+
+    def set_supplier(self, device_id: EuiLike, supplier_id: EuiLike | None, mpid: str | None = None) -> None:
+        """Responsible supplier; ``mpid`` (registration data) is changed only when given."""
+        if mpid is None:
+            self._update(device_id, "supplier_id = ?", (_opt_text(supplier_id),))
+        else:
+            self._update(device_id, "supplier_id = ?, supplier_mpid = ?", (_opt_text(supplier_id), mpid))
+
+    def set_registration(self, device_id: EuiLike, *, mpid: str | None = None, mpxn: str | None = None) -> None:
+        """Registration data change (e.g. the CoS registration before a 6.23)."""
+        record = self.require(device_id)
+        self._update(device_id, "supplier_mpid = ?, mpxn = ?",
+                     (mpid if mpid is not None else record.supplier_mpid, mpxn if mpxn is not None else record.mpxn))
+
+    def add_to_device_log(self, hub_id: EuiLike, device_id: EuiLike) -> None:
+        """Record the device on the comms hub's device log and as the device's hub."""
+        with self.db.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO device_log (hub_id, device_id, added_at) VALUES (?, ?, ?)",
+                         (eui_text(hub_id), eui_text(device_id), self.clock()))
+            conn.execute("UPDATE devices SET comms_hub_id = ?, updated_at = ? WHERE device_id = ?",
+                         (eui_text(hub_id), self.clock(), eui_text(device_id)))
+
+    def device_log(self, hub_id: EuiLike) -> list[bytes]:
+        rows = self.db.query("SELECT device_id FROM device_log WHERE hub_id = ? ORDER BY added_at, device_id",
+                             (eui_text(hub_id),))
+        return [eui(row["device_id"]) for row in rows]
+
+    # -- anti-replay counters ------------------------------------------------------------------
+    def next_counter(self, party: EuiLike, device: EuiLike) -> int:
+        """A fresh originator counter for ``party`` -> ``device``, durable before it is returned.
+
+        The value is ``max(last used, floor) + 1``: strictly above everything the rig has
+        handed out and everything the device is known to have seen.
+        """
+        key = (eui_text(party), eui_text(device))
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT last_used, floor FROM counters WHERE party = ? AND device = ?", key).fetchone()
+            current = max(row["last_used"], row["floor"]) if row else 0
+            value = current + 1
+            if value > MAX_COUNTER:
+                raise OverflowError(f"counter for {key[0]} -> {key[1]} is exhausted")
+            conn.execute("INSERT INTO counters (party, device, last_used, floor) VALUES (?, ?, ?, 0)"
+                         " ON CONFLICT (party, device) DO UPDATE SET last_used = excluded.last_used", (*key, value))
+        if self.after_counter_commit is not None:
+            self.after_counter_commit(eui(party), eui(device), value)
+        return value
+
+    def raise_floor(self, party: EuiLike, device: EuiLike, floor: int) -> None:
+        """Never hand out a counter at or below ``floor`` (e.g. a device's CS02a currentSeqNumber)."""
+        if not 0 <= floor <= MAX_COUNTER:
+            raise ValueError(f"floor {floor} out of range")
+        with self.db.transaction() as conn:
+            conn.execute("INSERT INTO counters (party, device, last_used, floor) VALUES (?, ?, 0, ?)"
+                         " ON CONFLICT (party, device) DO UPDATE SET floor = max(floor, excluded.floor)",
+                         (eui_text(party), eui_text(device), floor))
+
+    def counter_state(self, party: EuiLike, device: EuiLike) -> tuple[int, int]:
+        """(last used, floor); (0, 0) for a pair never used."""
+        rows = self.db.query("SELECT last_used, floor FROM counters WHERE party = ? AND device = ?",
+                             (eui_text(party), eui_text(device)))
+        return (rows[0]["last_used"], rows[0]["floor"]) if rows else (0, 0)
+
+    def next_sequence(self, name: str) -> int:
+        """A durable, strictly increasing number for identifiers the rig mints (alert ids)."""
+        with self.db.transaction() as conn:
+            conn.execute("INSERT INTO sequences (name, value) VALUES (?, 1)"
+                         " ON CONFLICT (name) DO UPDATE SET value = value + 1", (name,))
+            return conn.execute("SELECT value FROM sequences WHERE name = ?", (name,)).fetchone()["value"]
+
+    # -- migration records ---------------------------------------------------------------------
+    def record_attempt(self, record: AttemptRecord) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("INSERT INTO migration_attempts (device_id, attempt, counter, result, started_at,"
+                         " finished_at, evidence) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         (eui_text(record.device_id), record.attempt, record.counter, AttemptResult(record.result).value,
+                          record.started_at, record.finished_at, json.dumps(record.evidence, sort_keys=True)))
+
+    def attempts(self, *, device_id: EuiLike | None = None, model: str | None = None,
+                 since: float | None = None, until: float | None = None) -> list[AttemptRecord]:
+        sql = ("SELECT a.* FROM migration_attempts a JOIN devices d ON d.device_id = a.device_id WHERE 1 = 1")
+        params: list[Any] = []
+        for clause, value in (("a.device_id = ?", _opt_text(device_id)), ("d.model = ?", model),
+                              ("a.finished_at >= ?", since), ("a.finished_at <= ?", until)):
+            if value is not None:
+                sql += f" AND {clause}"
+                params.append(value)
+        rows = self.db.query(sql + " ORDER BY a.id", tuple(params))
+        return [AttemptRecord(eui(r["device_id"]), r["attempt"], r["counter"], AttemptResult(r["result"]),
+                              r["started_at"], r["finished_at"], json.loads(r["evidence"])) for r in rows]
+
+    def set_model_verdict(self, model: str, verdict: str, evidence: Iterable[dict[str, Any]]) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO model_verdicts (model, verdict, decided_at, evidence)"
+                         " VALUES (?, ?, ?, ?)", (model, verdict, self.clock(), json.dumps(list(evidence))))
+
+    def model_verdict(self, model: str) -> str | None:
+        rows = self.db.query("SELECT verdict FROM model_verdicts WHERE model = ?", (model,))
+        return rows[0]["verdict"] if rows else None
+
+    def models_with_verdict(self, verdict: str) -> list[str]:
+        return [row["model"] for row in self.db.query(
+            "SELECT model FROM model_verdicts WHERE verdict = ? ORDER BY model", (verdict,))]

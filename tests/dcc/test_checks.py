@@ -1,0 +1,142 @@
+"""Every DSP check fails once, alone, with its response code; a failure means nothing is built or sent."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from rig.crypto import Usage
+from rig.crypto.certs import key_id_method2
+from rig.dcc import CHECKS, DccConfig, RowStatus, ServiceStatus, XmlSigner, run_checks
+from rig.dcc.examples import example_request
+from rig.gbcs import KeyUsage, RemotePartyRole
+from rig.pki import profiles
+from rig.pki.generate import ORG_VALIDITY, derive_key
+
+from .conftest import esme_record
+
+DER = Encoding.DER
+
+
+def _der(cert):
+    return cert.public_bytes(DER)
+
+
+def _supplier_signed_without_xml_role(pki):
+    """Supplier B's MPIDs and entity id, but role supplier (02) instead of xmlSign."""
+    key = derive_key(pki.seed, "test/not-xml-sign")
+    spec = pki.parties["supplier_b"]
+    ca = pki.issuing_ca
+    issuer = profiles.Issuer(ca.certificate.subject, ca.private_key, key_id_method2(ca.private_key.public_key()))
+    cert = profiles.organisation_certificate(
+        key.public_key(), issuer, entity_id=spec.entity_id, role=RemotePartyRole.SUPPLIER,
+        key_usage=KeyUsage.DIGITAL_SIGNATURE, serial=12345, not_before=ORG_VALIDITY[0], not_after=ORG_VALIDITY[1],
+        common_name=spec.common_name, mpids=spec.mpids)
+    return XmlSigner.of(cert)
+
+
+#: check -> (how to break the request, how to break the inventory record), each breaking that check only
+CASES = {
+    "xml_sign_role": (lambda pki, r: replace(r, signer=_supplier_signed_without_xml_role(pki)), None),
+    "certificates_decode": (lambda pki, r: replace(r, ka_certificate=b"\x30\x03\x02\x01\x00"), None),
+    "user_id": (lambda pki, r: replace(r, request_id=replace(r.request_id, user_id=pki.entity("supplier_a"))),
+                None),
+    "mpid": (None, {"supplier_mpid": "SUPA"}),
+    "mpxn": (lambda pki, r: replace(r, import_mpxn="1300000000099"), None),
+    "certificate_count": (lambda pki, r: replace(r, ka_top_up_certificate=None, prepayment_floor=None), None),
+    "supplier_role": (lambda pki, r: replace(r, ds_certificate=_der(
+        pki.variants["wrong_role_supplier_b_ds"].certificate)), None),
+    "key_usage": (lambda pki, r: replace(r, ds_certificate=_der(
+        pki.variants["wrong_key_usage_supplier_b_ds"].certificate)), None),
+    "prepayment_floor": (lambda pki, r: replace(r, prepayment_floor=None), None),
+    "issuing_ca_included": (lambda pki, r: replace(r, ds_certificate=_der(
+        pki.variants["unknown_ca_supplier_b_ds"].certificate)), None),
+    "included_ca_used": (lambda pki, r: replace(r, certification_path=(
+        *r.certification_path, _der(pki.unknown_ca.certificate))), None),
+}
+
+EXPECTED_CODES = {"xml_sign_role": "E65", "certificates_decode": "E1007", "user_id": "E66", "mpid": "E67",
+                  "mpxn": "E062305", "certificate_count": "E68", "supplier_role": "E69", "key_usage": "E70",
+                  "prepayment_floor": "E71", "issuing_ca_included": "E1007", "included_ca_used": "E1007"}
+
+
+def test_every_check_in_the_table_has_a_case():
+    assert set(CASES) == {spec.key for spec in CHECKS} == set(EXPECTED_CODES)
+
+
+def test_the_example_request_passes_every_check(fixture_pki):
+    report = run_checks(example_request(fixture_pki), esme_record(fixture_pki))
+    assert report.ok and report.passed == tuple(spec.key for spec in CHECKS)
+
+
+@pytest.mark.parametrize("check", list(CASES))
+def test_check_failure_rejects_without_sending(check, fixture_pki, dcc, meter, transport):
+    break_request, break_device = CASES[check]
+    request = example_request(fixture_pki)
+    if break_request:
+        request = break_request(fixture_pki, request)
+    if break_device:
+        dcc.inventory.add_device(esme_record(fixture_pki, **break_device), replace=True)
+    outcome = dcc.submit_623(request, transport)
+    assert outcome.status is ServiceStatus.REJECTED
+    assert [failure.check for failure in outcome.check_failures] == [check]
+    assert outcome.response_code == EXPECTED_CODES[check]
+    expected_status = RowStatus.CONFIRMED if check == "xml_sign_role" else RowStatus.READING
+    assert outcome.check_failures[0].status is expected_status
+    assert not outcome.sent and meter.received == []
+    for party in (dcc.parties.tcos, dcc.parties.ecos):
+        assert dcc.inventory.counter_state(party, fixture_pki.entity("esme")) == (0, 0)
+
+
+def test_unknown_signer_fails_e65(fixture_pki, dcc, transport, meter):
+    """A file whose KeyInfo could not be resolved to a certificate."""
+    request = replace(example_request(fixture_pki), signer=XmlSigner(None, "CN=T1,OU=07", 42))
+    outcome = dcc.submit_623(request, transport)
+    assert outcome.response_code == "E65" and meter.received == []
+
+
+def test_device_type_without_supplier_cells_fails_iv(fixture_pki, dcc, transport):
+    dcc.inventory.add_device(esme_record(fixture_pki, device_type="CHF"), replace=True)
+    outcome = dcc.submit_623(example_request(fixture_pki), transport)
+    assert [f.check for f in outcome.check_failures] == ["certificate_count"]
+
+
+def test_unknown_device_fails_the_registration_checks(fixture_pki, dcc, transport):
+    request = example_request(fixture_pki, device="gsme")
+    outcome = dcc.submit_623(request, transport)
+    assert outcome.status is ServiceStatus.REJECTED
+    assert [f.check for f in outcome.check_failures] == ["mpid", "mpxn", "certificate_count"]
+    assert outcome.response_code == "E67"  # the first failure in table order
+
+
+def test_all_failures_are_reported_and_the_first_gives_the_code(fixture_pki):
+    request = replace(example_request(fixture_pki), import_mpxn="1", prepayment_floor=None)
+    report = run_checks(request, esme_record(fixture_pki))
+    assert report.failed == ("mpxn", "prepayment_floor")
+    assert report.response_code == "E062305"
+
+
+def test_a_lab_overrides_a_response_code(fixture_pki):
+    config = DccConfig().with_overrides({"response_codes": {"mpid": {"code": "E062302"}}})
+    report = run_checks(example_request(fixture_pki), esme_record(fixture_pki, supplier_mpid="SUPA"), config)
+    assert report.response_code == "E062302"
+    assert report.failures[0].status is RowStatus.OVERRIDE
+
+
+def test_gsme_takes_all_three_and_ka_only_table_override(fixture_pki):
+    gsme = esme_record(fixture_pki, device_id=fixture_pki.entity("gsme"), device_type="GSME")
+    request = example_request(fixture_pki, device="gsme")
+    assert run_checks(request, gsme).ok
+    two = DccConfig().with_overrides({"replacement_elements": {"GSME": ["DS", "KA"]}})
+    assert run_checks(request, gsme, two).failed == ("certificate_count",)
+    trimmed = replace(request, ka_top_up_certificate=None)
+    assert run_checks(trimmed, gsme, two).ok
+
+
+def test_key_usage_is_checked_per_cell(fixture_pki):
+    """A KA certificate offered as the DS certificate fails (vi), not (v)."""
+    request = replace(example_request(fixture_pki),
+                      ds_certificate=_der(fixture_pki.credential("supplier_b", Usage.KA).certificate))
+    assert run_checks(request, esme_record(fixture_pki)).failed == ("key_usage",)
