@@ -20,6 +20,10 @@ from firmware_emu import CommsHub, EmulatedDevice, ManualClock
 from rig import pki as pki_module
 from rig.config.model import RigSpec
 from rig.crypto import Usage
+from rig.dcc import Dcc, DccConfig, DeviceRecord, Inventory, RetryPolicy
+from rig.dcc.adt import AdtRejected
+from rig.dcc.examples import EXAMPLE_MPXN, example_adt
+from rig.dcc.tables import CredentialStatus
 from rig.gbcs import CraFlag, GbcsDecodeError, Message, decode
 from rig.provision import create_device, create_hub, default_pki
 from rig.transport import Frame, Transport, TransportTimeout, deadline_in
@@ -52,7 +56,7 @@ def pki_for(spec: RigSpec) -> pki_module.Pki:
 class Exchange:
     """One command and what came back for it."""
 
-    command: Message
+    command: Message | None  # None for a deliberately undecodable probe
     command_frame: bytes
     response: Message | None = None
     response_frame: bytes | None = None
@@ -73,6 +77,7 @@ class RigSession:
         self.device: EmulatedDevice | None = None
         self.hub: CommsHub | None = None
         self._stop: Callable[[], None] | None = None
+        self._dcc: Dcc | None = None
         self.device_id = bytes.fromhex(spec.device_id) if spec.device_id else self._default_device_id()
 
     # -- identity ---------------------------------------------------------------------------------
@@ -120,6 +125,49 @@ class RigSession:
         if self._stop is not None:
             self._stop()
             self._stop = None
+        if self._dcc is not None:
+            self._dcc.inventory.close()
+            self._dcc = None
+
+    # -- the DCC side -----------------------------------------------------------------------------
+    #: the supplier whose certificates a factory-fresh device holds, and the one a 6.23 brings in
+    INCUMBENT, GAINING = "supplier_a", "supplier_b"
+
+    @property
+    def dcc(self) -> Dcc:
+        """The DCC / ECoS side for this rig: an inventory kept in the run folder (so a resumed run
+        never reuses a counter), the rig's PKI, the device registered, the gaining supplier's ADT."""
+        if self._dcc is None:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            inventory = Inventory.open(self.run_dir / "inventory.sqlite")
+            timeout = self.spec.timeouts.response
+            retry = RetryPolicy(attempts=2, interval_s=0.0 if self.emulated else 5.0, response_timeout_s=timeout)
+            dcc = Dcc.from_pki(self.pki, inventory, config=DccConfig(response_timeout_s=timeout, retry=retry))
+            for usage in (Usage.DS, Usage.KA):
+                dcc.keystore.add(self.device_id, usage, private_key=None,
+                                 certificate=self._device_certificate(usage))
+            try:
+                dcc.submit_adt(example_adt(self.pki, supplier=self.GAINING))
+            except AdtRejected:
+                pass  # already on file from an earlier (resumed) run
+            self._dcc = dcc
+            self.register()
+        return self._dcc
+
+    def _device_certificate(self, usage: Usage):
+        credential = self.pki.credentials.get((self.device_id, usage))
+        if credential is None:
+            raise LookupError(f"no {usage.value} certificate for device {self.device_id.hex().upper()}")
+        return credential.certificate
+
+    def register(self, status: CredentialStatus = CredentialStatus.TCOS) -> DeviceRecord:
+        """(Re)register the device in the inventory as a factory-fresh device of this rig."""
+        hub = self.hub.chf.entity_id if self.hub is not None else None
+        record = DeviceRecord(device_id=self.device_id, device_type=self.device_type,
+                              model=self.spec.model.model or "", firmware=self.spec.model.firmware or "",
+                              mpxn=EXAMPLE_MPXN, supplier_id=self.pki.entity(self.INCUMBENT),
+                              supplier_mpid="SUPB", comms_hub_id=hub, credential_status=status)
+        return self.dcc.inventory.add_device(record, replace=True)
 
     def provision(self, *, cos_party: str = "tcos", profile: str | None = None) -> None:
         """(In-process emulated rigs) a factory-fresh device behind a comms hub."""
@@ -143,6 +191,8 @@ class RigSession:
             raise NotEmulated(f"rig {self.rig_id} cannot be reset: the device is not emulated in this process")
         self.provision(cos_party=cos_party, profile=profile)
         transports.rebind(self)
+        if self._dcc is not None:
+            self.register(CredentialStatus.ECOS if cos_party == "ecos" else CredentialStatus.TCOS)
 
     # -- talking to the device --------------------------------------------------------------------
     def _is_response_to(self, command: Message) -> Callable[[Frame], bool]:
@@ -161,11 +211,16 @@ class RigSession:
         """Send ``frame``; wait for its response (until the rig's response timeout) and collect
         the alerts that arrive with it or within ``alert_window`` seconds."""
         assert self.transport is not None, "session not open"
-        command = decode(frame)
+        try:
+            command = decode(frame)
+        except GbcsDecodeError:
+            command = None  # a malformed probe: nothing can answer it, only silence is expected
         result = Exchange(command, frame)
         start = time.monotonic()
         self.transport.send(frame)
-        if expect_response:
+        if command is None:
+            self._wait_quiet(timeout if timeout is not None else self.spec.timeouts.response)
+        elif expect_response:
             try:
                 received = self.transport.recv(self._is_response_to(command),
                                                deadline_in(timeout if timeout is not None else self.spec.timeouts.response))
@@ -176,6 +231,13 @@ class RigSession:
                 pass
         result.alerts = self.collect_alerts(alert_window)
         return result
+
+    def _wait_quiet(self, seconds: float) -> None:
+        """Let ``seconds`` pass while the link is serviced (so a wrongly sent answer is received)."""
+        try:
+            self.transport.recv(lambda frame: False, deadline_in(seconds))
+        except TransportTimeout:
+            pass
 
     def collect_alerts(self, window: float = 0.0) -> list[Message]:
         """Alert frames already received (and any arriving within ``window`` seconds)."""

@@ -20,7 +20,8 @@ import pytest
 from firmware_emu.alerts import alert_code_of
 from rig.gbcs import Cs02bAlert, Message
 from rig.harness import Evidence, RigSession
-from rig.transport import FrameLog, summarise
+from rig.transport import FrameLog
+from rig.transport.base import summarise
 
 from .environment import RigEnvironment
 
@@ -265,6 +266,7 @@ def _journal(environment: RigEnvironment, item: pytest.Item) -> None:
         "title": scenario.kwargs.get("title", "") if scenario else "",
         "description": scenario.kwargs.get("description", "") if scenario else "",
         "required": scenario.kwargs.get("required", True) if scenario else False,
+        "kind": scenario.kwargs.get("kind", "device") if scenario else "test",
         "order": scenario.kwargs.get("order", 0) if scenario else 0,
         "worker": environment.worker,
     }

@@ -31,7 +31,8 @@ class ModelResult:
 
     @property
     def required(self) -> list[dict[str, Any]]:
-        return [r for r in self.records if r.get("required", True)]
+        """Required device scenarios: they decide the verdict (DCC-side ones prove the rig)."""
+        return [r for r in self.records if r.get("required", True) and r.get("kind", "device") == "device"]
 
     @property
     def failures(self) -> list[dict[str, Any]]:

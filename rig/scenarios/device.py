@@ -1,0 +1,281 @@
+"""Device scenarios: what a meter must do with CS02b commands, failures included.
+
+Each function acts on a ``RigSession`` and passes only on evidence recorded in
+``rig.evidence`` (decoded responses, verified signatures, alerts seen, cells read back).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import replace
+
+import pytest
+
+from rig.dcc.outcomes import ServiceStatus
+from rig.dcc.tables import CredentialStatus
+from rig.gbcs import StatusCode, decode
+from rig.harness import RigSession
+
+from . import steps
+from .steps import der
+
+
+def initial_read_back(rig: RigSession) -> None:
+    """CS02a read-back of the factory trust anchors: the TCoS party in the transitionalCoS cell
+    (or, on a device type without that cell, trustAnchorNotFound) and the incumbent supplier."""
+    holder = steps.cos_cell_holder(rig)
+    if rig.device_type == "CHF":
+        rig.evidence.check("CHF transitionalCoS cell", holder, None)
+        return
+    rig.evidence.check("transitionalCoS cell holder", holder, rig.pki.entity("tcos"))
+    rig.evidence.check("supplier cells", steps.supplier_cell_holders(rig), [rig.INCUMBENT] * 3)
+
+
+def migration(rig: RigSession) -> None:
+    """TCoS to ECoS migration: CS02b transCoSByTransCoS signed by the TCoS party, verified
+    response, cell replaced by the ECoS certificate, confirmed by CS02a; the inventory moves to
+    ECoS. A device type with no transitionalCoS cell (CHF) needs none: the command is refused."""
+    if not steps.has_cos_cell(rig):
+        frame = steps.seal_command(rig, steps.migration_command(rig), "tcos")
+        steps.expect_discarded(rig, frame, 0x8F30 if rig.in_process else None, what="mode 6 to a device without the cell")
+        rig.evidence.note("verdict", "no transitionalCoS trust anchor: nothing to migrate")
+        return
+    steps.ensure_state(rig, "tcos")
+    outcome = rig.dcc.migrate(rig.device_id, rig.transport)
+    attempt = outcome.attempts[-1] if outcome.attempts else None
+    if attempt is not None and attempt.response:
+        response = decode(attempt.response)
+        rig.evidence.latency = attempt.finished_at - attempt.started_at
+        rig.evidence.response_codes.extend(s.split("=")[-1] for s in attempt.statuses)
+        rig.evidence.note("response counter", response.originator_counter)
+    rig.evidence.check("migration outcome", outcome.success, True)
+    rig.evidence.check("cell statuses", list(attempt.statuses), ["transitional_cos/digital_signature=SUCCESS"])
+    rig.evidence.check("inventory credential status", outcome.credential_status, CredentialStatus.ECOS)
+    steps.expect_cos_holder(rig, "ecos")
+
+
+def migration_expired_tcos(rig: RigSession) -> None:
+    """Migration still works once the TCoS certificate in the device has expired (DCC POC 3):
+    devices do not time-check their trust anchors."""
+    if not rig.in_process:
+        pytest.skip("needs a device whose TCoS trust anchor certificate has expired (emulated set-up)")
+    expired = rig.pki.variants["tcos_expired"]
+    rig.device.state.cells[steps.b.ds_cell(steps.TCOS)] = der(expired.certificate)
+    rig.evidence.note("TCoS certificate notAfter", expired.certificate.not_valid_after_utc.date().isoformat())
+    rig.evidence.check("expired at the device's time", expired.certificate.not_valid_after_utc < rig.now(), True)
+    outcome = rig.dcc.migrate(rig.device_id, rig.transport)
+    rig.evidence.check("migration outcome", outcome.success, True)
+    steps.expect_cos_holder(rig, "ecos")
+
+
+def cos_before_migration(rig: RigSession) -> None:
+    """A 6.23 signed by the ECoS party reaches a device that still trusts TCoS (the inventory
+    believes otherwise): the device discards it, raises its alert, keeps its cells; the DCC
+    reports the 6.23 not completed (N26)."""
+    steps.ensure_state(rig, "tcos")
+    rig.dcc.inventory.set_credential_status(rig.device_id, CredentialStatus.ECOS)  # the inventory is wrong
+    outcome = rig.dcc.submit_623(steps.cos_request(rig),
+                                 rig.transport, response_timeout_s=steps.silence(rig))
+    rig.evidence.check("signed by", steps._party_name(rig, outcome.signer), "ecos")
+    rig.evidence.check("6.23 status", outcome.status, ServiceStatus.NO_RESPONSE)
+    rig.evidence.check("DCC alerts", [a.code for a in outcome.alerts], ["N26"])
+    rig.evidence.alert_codes.extend(a.code for a in outcome.alerts)
+    device_alerts = steps.alert_codes(rig.collect_alerts(0.0 if rig.in_process else 2.0))
+    if rig.in_process:
+        rig.evidence.check("device alert", [f"0x{c:04X}" for c in device_alerts], ["0x8F30"])
+    rig.dcc.inventory.set_credential_status(rig.device_id, CredentialStatus.TCOS)
+    steps.expect_cos_holder(rig, "tcos")
+    rig.evidence.check("supplier cells unchanged", steps.supplier_cell_holders(rig), [rig.INCUMBENT] * 3)
+
+
+def change_of_supplier(rig: RigSession) -> None:
+    """After migration, an SRV 6.23 from the gaining supplier: DCC checks pass, the ECoS party
+    signs mode 7, the device replaces the three supplier cells, N26 goes to the losing supplier."""
+    steps.ensure_state(rig, "ecos")
+    outcome = rig.dcc.submit_623(steps.cos_request(rig), rig.transport)
+    if outcome.timing is not None:
+        rig.evidence.latency = outcome.timing.elapsed_s
+        rig.evidence.check("within the 6.23 target response time", outcome.timing.within_target, True)
+    rig.evidence.response_codes.extend([outcome.response_code or "", *(s.split("=")[-1] for s in outcome.statuses)])
+    rig.evidence.alert_codes.extend(a.code for a in outcome.alerts)
+    rig.evidence.check("signed by", steps._party_name(rig, outcome.signer), "ecos")
+    rig.evidence.check("6.23 status", outcome.status, ServiceStatus.COMPLETED)
+    rig.evidence.check("cell statuses", [s.split("=")[-1] for s in outcome.statuses], ["SUCCESS"] * 3)
+    rig.evidence.check("DCC alerts", [a.code for a in outcome.alerts], ["N26"])
+    rig.evidence.check("supplier cells read back", steps.supplier_cell_holders(rig), [rig.GAINING] * 3)
+
+
+def _future_dated(rig: RigSession, *, failing: bool) -> None:
+    steps.ensure_state(rig, "ecos")
+    when = (rig.now() + _dt.timedelta(days=1)) if rig.clock is not None else (rig.now() + _dt.timedelta(seconds=60))
+    when = when.replace(microsecond=0)
+    changes = {}
+    if failing:  # the DS certificate comes from a CA the device's root does not know
+        unknown = rig.pki.variants["unknown_ca_supplier_b_ds"].certificate
+        changes = {"ds_certificate": der(unknown),
+                   "certification_path": (der(rig.pki.issuing_ca.certificate), der(rig.pki.unknown_ca.certificate))}
+    request = steps.cos_request(rig, execution=when, **changes)
+    if failing:
+        # the DSP's check G(i) would refuse a certificate whose CA is not the one it knows:
+        # tell the DCC about the unknown CA so the probe reaches the device
+        rig.dcc.ca_certificates.append(rig.pki.unknown_ca.certificate)
+    accepted = rig.dcc.submit_623(request, rig.transport)
+    rig.evidence.check("6.23 status at receipt", accepted.status, ServiceStatus.ACCEPTED)
+    if rig.clock is not None:
+        rig.advance_clock(when + _dt.timedelta(seconds=1))
+    final = rig.dcc.collect_execution_alert(accepted, rig.transport, steps.alert_deadline(rig))
+    expected_alert = 0x8F67 if failing else 0x8F66
+    rig.evidence.check("verified execution alert received", final.response is not None, True)
+    seen = steps.alert_codes([decode(final.response)])
+    rig.evidence.check("alert code", [f"0x{c:04X}" for c in seen], [f"0x{expected_alert:04X}"])
+    rig.evidence.alert_codes.extend([f"0x{c:04X}" for c in seen] + [a.code for a in final.alerts])
+    statuses = [s.split("=")[-1] for s in final.statuses]
+    rig.evidence.response_codes.extend(statuses)
+    if failing:
+        rig.evidence.check("cell statuses", statuses, ["NO_TRUST_ANCHOR", "SUCCESS", "SUCCESS"])
+        rig.evidence.check("6.23 status", final.status, ServiceStatus.FAILED)
+    else:
+        rig.evidence.check("cell statuses", statuses, ["SUCCESS"] * 3)
+        rig.evidence.check("6.23 status", final.status, ServiceStatus.COMPLETED)
+        rig.evidence.check("supplier cells read back", steps.supplier_cell_holders(rig), [rig.GAINING] * 3)
+
+
+def future_dated(rig: RigSession) -> None:
+    """Future-dated 6.23: commandAccepted at once, the cells replaced when the clock passes the
+    execution time, then alert 0x8F66 with the outcome."""
+    _future_dated(rig, failing=False)
+
+
+def future_dated_failing(rig: RigSession) -> None:
+    """Future-dated 6.23 whose DS certificate cannot be validated: 0x8F67, noTrustAnchor on
+    that cell, the other cells replaced (replacement is per cell)."""
+    _future_dated(rig, failing=True)
+
+
+def cancellation(rig: RigSession) -> None:
+    """A future-dated 6.23 cancelled (DUIS 3000-12-31, GBCS 9999-12-31T23:59:59Z) never runs."""
+    steps.ensure_state(rig, "ecos")
+    when = (rig.now() + _dt.timedelta(days=1)).replace(microsecond=0)
+    accepted = rig.dcc.submit_623(steps.cos_request(rig,
+                                                  execution=when), rig.transport)
+    rig.evidence.check("future-dated 6.23", accepted.status, ServiceStatus.ACCEPTED)
+    from rig.dcc.request import DUIS_CANCELLATION
+
+    cancelled = rig.dcc.submit_623(steps.cos_request(rig,
+                                                   execution=DUIS_CANCELLATION), rig.transport)
+    rig.evidence.check("cancellation 6.23", cancelled.status, ServiceStatus.CANCELLED)
+    if rig.clock is None:
+        pytest.skip("waiting out a real device's day is not practical; cancellation accepted is the evidence")
+    rig.advance_clock(when + _dt.timedelta(hours=1))
+    alerts = rig.collect_alerts(0.0)
+    rig.evidence.check("alerts after the execution time", steps.alert_codes(alerts), [])
+    rig.evidence.check("supplier cells unchanged", steps.supplier_cell_holders(rig), [rig.INCUMBENT] * 3)
+
+
+# -- authentication and integrity failures (discarded, alert, nothing changed) -----------------------
+
+#: name -> (how to spoil the frame, alert a conforming device raises) ; see firmware_emu.rejections
+def _forged_signature(rig, frame):
+    message = decode(frame)
+    index = message.layout.payload_end + 10  # inside r||s
+    return steps.resign_after(rig, steps.tamper(frame, index=index), lambda m: m)
+
+
+def _bad_mac(rig, frame):
+    return steps.tamper(frame, index=len(frame) - 1)
+
+
+def _wrong_recipient(rig, frame):
+    other = bytes.fromhex("7E570D00000000FF")
+    message = decode(frame)
+    signer = steps._party_name(rig, message.originator_id)
+    return steps.seal_command(rig, replace(message, recipient_id=other, signature=None, layout=None), signer)
+
+
+def _truncated(rig, frame):
+    return frame[:-40]
+
+
+def _oversized_length(rig, frame):
+    start = decode(frame).layout.payload_start
+    # the grouping header's content length (82 hh ll before the payload) claims 32 KB
+    assert frame[start - 3] == 0x82, "a CS02b command's content length is in the 82 hh ll form"
+    return frame[:start - 3] + b"\x82\x7f\xff" + frame[start:]
+
+
+NEGATIVES = {
+    "forged-signature": (_forged_signature, 0x8F3D),
+    "bad-mac": (_bad_mac, 0x8F3E),
+    "wrong-recipient": (_wrong_recipient, None),
+    "truncated-frame": (_truncated, 0x8F1E),
+    "oversized-length": (_oversized_length, 0x8F1E),
+}
+
+
+def negative(name: str):
+    spoil, alert = NEGATIVES[name]
+
+    def run(rig: RigSession) -> None:
+        steps.ensure_state(rig, "tcos")
+        message, signer = steps.change_of_supplier_command(rig)
+        frame = steps.seal_command(rig, message, signer)
+        spoiled = spoil(rig, frame)
+        rig.evidence.check("the probe differs from the genuine command", spoiled != frame, True)
+        steps.expect_discarded(rig, spoiled, alert if rig.in_process else None, what=name)
+        rig.evidence.check("supplier cells unchanged", steps.supplier_cell_holders(rig), [rig.INCUMBENT] * 3)
+        # and the genuine command is still accepted afterwards: its counter was not consumed
+        response = rig.exchange(frame).response
+        rig.evidence.check("genuine command afterwards", response is not None, True)
+
+    run.__doc__ = f"A change of supplier command with a {name.replace('-', ' ')} is discarded without a response" \
+                  f"{'' if alert is None else f' and alert 0x{alert:04X}'}; the cells do not change."
+    return run
+
+
+def replayed_counter(rig: RigSession) -> None:
+    """A command replayed with a counter the device has seen is discarded (alert 0x8F53)."""
+    steps.ensure_state(rig, "tcos")
+    message, signer = steps.change_of_supplier_command(rig)
+    frame = steps.seal_command(rig, message, signer)
+    first = rig.exchange(frame)
+    rig.evidence.check("first delivery answered", first.response is not None, True)
+    steps.expect_discarded(rig, frame, 0x8F53 if rig.in_process else None, what="replay")
+
+
+def _bad_certificate(variant: str | None, expected: StatusCode, *, path_without_ca: bool = False):
+    def run(rig: RigSession) -> None:
+        steps.ensure_state(rig, "tcos")
+        ds = rig.pki.variants[variant].certificate if variant else None
+        path = [] if path_without_ca else None
+        message, signer = steps.change_of_supplier_command(rig, replacements=steps.supplier_replacements(rig, ds=ds),
+                                                           path=path)
+        exchange = rig.exchange(steps.seal_command(rig, message, signer))
+        steps.record_exchange(rig, exchange)
+        rig.evidence.check("response", exchange.response is not None, True)
+        rig.evidence.check("device signature", steps.device_signed(rig, exchange), True)
+        statuses = [StatusCode(o.status) for o in exchange.response.payload.execution_outcome.outcomes]
+        rig.evidence.check("supplier DS cell status", statuses[0], expected)
+        holders = steps.supplier_cell_holders(rig)
+        rig.evidence.check("supplier DS cell unchanged", holders[0], rig.INCUMBENT)
+    return run
+
+
+wrong_key_usage = _bad_certificate("wrong_key_usage_supplier_b_ds", StatusCode.BAD_CERTIFICATE)
+wrong_role = _bad_certificate("wrong_role_supplier_b_ds", StatusCode.BAD_CERTIFICATE)
+unknown_ca = _bad_certificate("unknown_ca_supplier_b_ds", StatusCode.NO_TRUST_ANCHOR)
+missing_issuing_ca = _bad_certificate(None, StatusCode.NO_TRUST_ANCHOR, path_without_ca=True)
+
+
+def n65_on_join(rig: RigSession) -> None:
+    """After the switch-over, a device still holding the TCoS certificate joins a comms hub: the
+    DCC reads its CoS cell (CS02a) and raises N65 to the responsible supplier."""
+    if not rig.in_process:
+        pytest.skip("needs a device joining an emulated comms hub")
+    steps.ensure_state(rig, "tcos")
+    rig.hub.leave(rig.device_id)
+    rig.hub.join(rig.device)
+    holder = steps.cos_cell_holder(rig)
+    alert = rig.dcc.on_device_added_to_device_log(rig.hub.chf.entity_id, rig.device_id, holder)
+    rig.evidence.check("DCC alert", alert.code if alert else None, "N65")
+    rig.evidence.alert_codes.append(alert.code)
+    rig.evidence.check("N65 names the device", alert.device_id, rig.device_id)

@@ -1,0 +1,226 @@
+"""Steps scenarios are made of. Each acts on a ``RigSession`` and records what it saw.
+
+The rig plays the head end: DCC-checked flows go through ``rig.dcc`` (migration, SRV 6.23, CS02a
+reads); device conformance probes (a forged signature, a bad certificate) are built here as the
+CoS party would build them, then tampered with, because the DCC's own checks would never let
+them out.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import replace
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from firmware_emu.alerts import alert_code_of
+from rig.crypto import Usage, seal
+from rig.dcc.tables import CredentialStatus
+from rig.gbcs import (
+    Cs02bAlert,
+    KeyUsage,
+    Message,
+    RemotePartyRole,
+    StatusCode,
+    decode,
+)
+from rig.gbcs import build as b
+from rig.harness import Exchange, RigSession
+
+TCOS = RemotePartyRole.TRANSITIONAL_COS
+DER = Encoding.DER
+
+
+def silence(rig: RigSession) -> float:
+    """How long to wait before concluding a device stayed silent: an in-process device answers
+    inside ``send``, anything else gets the rig's response timeout."""
+    return 0.3 if rig.in_process else rig.spec.timeouts.response
+
+
+def der(cert) -> bytes:
+    return cert.public_bytes(DER)
+
+
+# -- reading the device back ----------------------------------------------------------------------
+
+
+def cos_cell_holder(rig: RigSession, *, record: str = "CS02a transitionalCoS cell") -> bytes | None:
+    """Who the device's transitionalCoS DS cell names (CS02a from the ACB); None if it has none."""
+    reading = rig.dcc.read_trust_anchors(rig.device_id, rig.transport, roles=(TCOS,), timeout_s=silence(rig) * 10)
+    details = reading.details[0] if reading.details else None
+    if details is None:
+        rig.evidence.check(f"{record}: response", "none", "a CS02a response")
+    if details.status != StatusCode.SUCCESS or not details.cells:
+        rig.evidence.note(record, StatusCode(details.status).name)
+        return None
+    holder = details.cells[0].subject_id
+    rig.evidence.note(record, f"{holder.hex().upper()} ({_party_name(rig, holder)})")
+    return holder
+
+
+def _party_name(rig: RigSession, entity: bytes) -> str:
+    for label, spec in rig.pki.parties.items():
+        if spec.entity_id == entity:
+            return label
+    return "unknown party"
+
+
+def expect_cos_holder(rig: RigSession, label: str) -> None:
+    holder = cos_cell_holder(rig)
+    rig.evidence.check("transitionalCoS cell holder", _party_name(rig, holder) if holder else None, label)
+
+
+def supplier_cell_holders(rig: RigSession) -> list[str]:
+    """The supplier DS/KA/KA-PP cells' holders, read with CS02a from the ACB."""
+    reading = rig.dcc.read_trust_anchors(rig.device_id, rig.transport, roles=(RemotePartyRole.SUPPLIER,))
+    details = reading.details[0]
+    holders = [_party_name(rig, c.subject_id) for c in details.cells or ()]
+    rig.evidence.note("CS02a supplier cells", ", ".join(holders))
+    return holders
+
+
+def has_cos_cell(rig: RigSession) -> bool:
+    return cos_cell_holder(rig, record="CS02a: does the device hold a transitionalCoS cell") is not None
+
+
+# -- states -----------------------------------------------------------------------------------------
+
+
+def ensure_state(rig: RigSession, wanted: str) -> None:
+    """Bring the device to ``tcos`` (factory) or ``ecos`` (migrated), or skip when impossible.
+
+    In-process rigs are reset by the ``rig`` fixture (factory state) and migrated here when
+    needed; a real device is read back with CS02a and migrated forwards only.
+    """
+    holder = cos_cell_holder(rig, record="CS02a before the scenario")
+    if holder is None:
+        pytest.skip(f"{rig.device_type} {rig.device_id.hex().upper()} holds no transitionalCoS trust anchor")
+    state = "ecos" if holder == rig.pki.entity("ecos") else "tcos"
+    rig.dcc.inventory.set_credential_status(rig.device_id, CredentialStatus(state.upper()))
+    if state == wanted:
+        return
+    if wanted == "tcos":
+        pytest.skip("the device already holds the ECoS trust anchor; pre-migration scenarios need a TCoS device")
+    outcome = rig.dcc.migrate(rig.device_id, rig.transport)
+    rig.evidence.check("set-up migration", outcome.success, True)
+
+
+# -- head-end commands for device conformance probes ---------------------------------------------------
+
+
+def cos_signer(rig: RigSession) -> str:
+    """Which CoS party's key the device currently trusts (by the inventory)."""
+    record = rig.dcc.inventory.require(rig.device_id)
+    return "ecos" if record.credential_status is CredentialStatus.ECOS else "tcos"
+
+
+def next_counter(rig: RigSession, party: str) -> int:
+    return rig.dcc.inventory.next_counter(rig.pki.entity(party), rig.device_id)
+
+
+def seal_command(rig: RigSession, message: Message, signer: str | None) -> bytes:
+    """Sign as ``signer`` and add the ACB MAC for this device, as the DSP would."""
+    device_ka = rig.device_public_key(Usage.KA)
+    acb = rig.pki.credential("acb", Usage.KA).private_key
+    return seal(message, signer=rig.pki.credential(signer, Usage.DS).private_key if signer else None,
+                mac_private_key=acb if message.mac_header is not None else None,
+                mac_peer=device_ka if message.mac_header is not None else None)
+
+
+def migration_command(rig: RigSession, *, counter: int | None = None) -> Message:
+    signer = "tcos"
+    return b.cs02b_command(
+        mode=6, originator_id=rig.pki.entity(signer), recipient_id=rig.device_id,
+        counter=counter if counter is not None else next_counter(rig, signer),
+        replacements=[b.replacement(der(rig.pki.credential("ecos", Usage.DS).certificate), TCOS,
+                                    KeyUsage.DIGITAL_SIGNATURE)],
+        certification_path=[der(rig.pki.issuing_ca.certificate)], disapply_time_checks=True)
+
+
+def supplier_replacements(rig: RigSession, ds=None, path_ok: bool = True):
+    certs = [ds or rig.pki.credential(rig.GAINING, Usage.DS).certificate,
+             rig.pki.credential(rig.GAINING, Usage.KA).certificate,
+             rig.pki.credential(rig.GAINING, Usage.PP_KA).certificate]
+    return [b.replacement(der(certs[0]), RemotePartyRole.SUPPLIER, KeyUsage.DIGITAL_SIGNATURE),
+            b.replacement(der(certs[1]), RemotePartyRole.SUPPLIER, KeyUsage.KEY_AGREEMENT),
+            b.replacement(der(certs[2]), RemotePartyRole.SUPPLIER, KeyUsage.KEY_AGREEMENT, 1)]
+
+
+def change_of_supplier_command(rig: RigSession, *, replacements=None, path=None,
+                               when: _dt.datetime | None = None) -> tuple[Message, str]:
+    signer = cos_signer(rig)
+    message = b.cs02b_command(
+        mode=7, originator_id=rig.pki.entity(signer), recipient_id=rig.device_id,
+        counter=next_counter(rig, signer), replacements=replacements or supplier_replacements(rig),
+        certification_path=path if path is not None else [der(rig.pki.issuing_ca.certificate)],
+        execution_time=when, other_changes=(b.supplier_floor(0, 0),))
+    return message, signer
+
+
+def cos_request(rig: RigSession, **changes):
+    """An SRV 6.23 from the gaining supplier for this rig's device that passes every DSP check."""
+    from rig.dcc.examples import example_request
+    from rig.dcc.request import RequestId
+
+    counter = next_counter(rig, rig.GAINING)
+    request_id = RequestId.of(rig.pki.entity(rig.GAINING), rig.device_id, counter)
+    return example_request(rig.pki, supplier=rig.GAINING, request_id=request_id, **changes)
+
+
+# -- reading answers --------------------------------------------------------------------------------
+
+
+def alert_codes(messages: list[Message]) -> list[int]:
+    codes = []
+    for message in messages:
+        payload = message.payload
+        code = payload.alert_code if isinstance(payload, Cs02bAlert) else (
+            alert_code_of(payload) if isinstance(payload, (bytes, bytearray)) else None)
+        if code is not None:
+            codes.append(code)
+    return codes
+
+
+def record_exchange(rig: RigSession, exchange: Exchange) -> None:
+    if exchange.latency is not None:
+        rig.evidence.latency = exchange.latency
+    codes = [f"0x{c:04X}" for c in alert_codes(exchange.alerts)]
+    rig.evidence.alert_codes.extend(codes)
+    outcome = getattr(getattr(exchange.response, "payload", None), "execution_outcome", None)
+    if outcome is not None:
+        rig.evidence.response_codes.extend(StatusCode(o.status).name for o in outcome.outcomes)
+
+
+def expect_discarded(rig: RigSession, frame: bytes, alert: int | None, *, what: str) -> Exchange:
+    """The device must not answer ``frame``; when ``alert`` is given, it must raise it."""
+    exchange = rig.exchange(frame, timeout=silence(rig), alert_window=0.0 if rig.in_process else 2.0)
+    record_exchange(rig, exchange)
+    rig.evidence.check(f"{what}: response", "none" if exchange.response is None else "answered", "none")
+    if alert is not None:
+        rig.evidence.check(f"{what}: device alert", [f"0x{c:04X}" for c in alert_codes(exchange.alerts)],
+                           [f"0x{alert:04X}"])
+    return exchange
+
+
+def alert_deadline(rig: RigSession) -> float:
+    from rig.transport import deadline_in
+
+    return deadline_in(2.0 if rig.in_process else rig.spec.timeouts.alert)
+
+
+def device_signed(rig: RigSession, exchange: Exchange) -> bool:
+    from rig.crypto import verify_signature
+
+    return verify_signature(exchange.response_frame, exchange.response, rig.device_public_key(Usage.DS))
+
+
+def tamper(frame: bytes, *, index: int, xor: int = 0x01) -> bytes:
+    return frame[:index] + bytes([frame[index] ^ xor]) + frame[index + 1:]
+
+
+def resign_after(rig: RigSession, frame: bytes, change) -> bytes:
+    """Decode, change the message, MAC it again (so only the intended fault remains)."""
+    message = decode(frame)
+    changed = change(replace(message, layout=None, length_forms=None))
+    return seal_command(rig, changed, None)
