@@ -10,6 +10,8 @@ from rig.samples import read_samples
 
 from .vectors import FIXTURE_PKI, FIXTURE_SAMPLES, RTDS_ABSENT, RTDS_KEYSTORE
 
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture(scope="session")
 def fixture_pki():

@@ -44,10 +44,10 @@ def add_parser(subparsers) -> None:
 class Progress:
     """A pytest plugin: one live line per scenario, and resume's deselection."""
 
-    def __init__(self, done: set[tuple[str, str]], stream=sys.stdout):
+    def __init__(self, done: set[tuple[str, str]], stream=None):
         self.done = done
-        self.stream = stream
-        self.tty = stream.isatty()
+        self.stream = stream or sys.stdout
+        self.tty = self.stream.isatty()
         self.total = 0
         self.counts = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
         self.started = time.monotonic()
@@ -62,7 +62,9 @@ class Progress:
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         keep, skipped = [], []
         for item in items:
-            (skipped if self._key(item) in self.done else keep).append(item)
+            scenario, rig = self._key(item)
+            # concluded before (resume), or no selected rig to run it on
+            (skipped if not rig or (scenario, rig) in self.done else keep).append(item)
         if skipped:
             config.hook.pytest_deselected(items=skipped)
             items[:] = keep
@@ -103,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: {report_dir} holds no journal to resume", file=sys.stderr)
             return 2
     else:
-        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+        stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%d-%H%M%S")
         report_dir = Path(args.report or f"reports/proof-{stamp}")
     report_dir.mkdir(parents=True, exist_ok=True)
     earlier = journal_module.tests(report_dir / journal_module.JOURNAL_NAME)

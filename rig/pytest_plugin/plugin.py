@@ -248,9 +248,9 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem):
     """After a test's three phases: append its journal record (rig tests and scenarios only)."""
     result = yield
     environment = item.config.stash.get(ENV_KEY, None)
-    uses_rig = "rig" in getattr(item, "fixturenames", ()) or item.get_closest_marker("scenario") is not None
-    if environment is not None and uses_rig:
-        _journal(environment, item)
+    callspec = getattr(item, "callspec", None)
+    if environment is not None and callspec is not None and callspec.params.get("rig"):
+        _journal(environment, item)  # a test on a rig (not the "no rig matches" placeholder)
     return result
 
 

@@ -41,8 +41,13 @@ class Journal:
     def append(self, record: dict[str, Any]) -> None:
         record = {"time": now_iso(), **record}
         line = json.dumps(record, default=str, separators=(",", ":")) + "\n"
-        with self._lock, open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(line)
+        with self._lock, open(self.path, "a+b") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if size:
+                handle.seek(size - 1)
+                if handle.read(1) != b"\n":  # a torn line from a killed writer: end it first
+                    line = "\n" + line
+            handle.write(line.encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
 

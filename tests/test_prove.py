@@ -1,0 +1,145 @@
+"""``gbcs-rig prove`` end to end: the proof report, a non-migratable model, resume, merge."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rig.cli.main import main
+from rig.gbcs import CraFlag, decode
+from rig.report import journal as journal_module
+
+from .vectors import PROJECT
+
+EMULATED = PROJECT / "hw_configs" / "emulated.toml"
+
+
+def verdicts(index: Path) -> dict[str, str]:
+    text = index.read_text()
+    rows = re.findall(r"<tr><td><a href='([^']+)'>([^<]+)</a></td><td>[^<]*</td><td class='\w+'>([^<]+)</td>", text)
+    return {model: verdict for _, model, verdict in rows}
+
+
+def test_prove_on_the_emulated_default_proves_every_model(tmp_path, capsys):
+    report = tmp_path / "proof"
+    assert main(["prove", "--config", str(EMULATED), "--report", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"\[\d+/\d+\] test_migration\[esme\]\s+PASSED", out)
+    assert verdicts(report / "index.html") == {f"gbcs-rig emulated {t} 0.1.0": "MIGRATABLE"
+                                               for t in ("ESME", "GSME", "CHF", "GPF")}
+    page = (report / "proof-gbcs-rig-emulated-esme-0-1-0.html").read_text()
+    assert "MIGRATABLE: all" in page
+    for title in ("TCoS to ECoS migration", "Change of supplier after migration (N26)",
+                  "Future-dated change of supplier (0x8F66)", "Discarded: forged signature",
+                  "SRV 6.23 check mpid fails", "Anomaly detection breach (N63)"):
+        assert f">{title}</a></td><td>esme</td><td>yes</td><td class='passed'>passed</td>" in page
+    assert page.count("<svg") > 20 and "within target" in page
+    records = journal_module.tests(report / "journal.jsonl")
+    assert all(r["outcome"] == "passed" for r in records)
+    migration = next(r for r in records if r["scenario"] == "migration" and r["rig"] == "esme")
+    messages = [decode(bytes.fromhex(f["hex"])) for f in migration["frames"]]
+    assert [m.message_code for m in messages if m.cra_flag == CraFlag.COMMAND] == [0x0008, 0x0008, 0x0106, 0x0008]
+    assert (report / "junit.xml").exists() and "testcase" in (report / "junit.xml").read_text()
+
+
+def _non_migratable_config(tmp_path: Path) -> Path:
+    config = tmp_path / "rigs.toml"
+    config.write_text("""
+[defaults.timeouts]
+response = 0.5
+alert = 1
+join = 1
+
+[rigs.stubborn]
+device = "ESME"
+manufacturer = "ACME"
+model = "NOMIGRATE-1"
+firmware = "2.0"
+device_id = "7E570D00000000A0"
+features = ["cs02b"]
+transport = { kind = "emulated", profile = "non-migratable" }
+""")
+    return config
+
+
+def test_a_non_migratable_model_is_named_with_its_failing_scenario(tmp_path, capsys):
+    report = tmp_path / "proof"
+    code = main(["prove", "--config", str(_non_migratable_config(tmp_path)), "--report", str(report),
+                 "-k", "read_back or migration or forged or change_of_supplier"])
+    assert code == 1
+    assert verdicts(report / "index.html") == {"ACME NOMIGRATE-1 2.0": "NOT MIGRATABLE"}
+    page = (report / "proof-acme-nomigrate-1-2-0.html").read_text()
+    assert "NOT MIGRATABLE: failed: TCoS to ECoS migration on stubborn" in page
+    assert "NOT MIGRATABLE: failed: TCoS to ECoS migration" in capsys.readouterr().out
+    records = {r["scenario"]: r for r in journal_module.tests(report / "journal.jsonl")}
+    assert records["initial-read-back"]["outcome"] == "passed"
+    assert records["forged-signature"]["outcome"] == "passed"  # the model is conforming otherwise
+    assert records["migration"]["outcome"] == "failed"
+
+
+def _sent_counters(records) -> dict[tuple[str, str], list[int]]:
+    sent: dict[tuple[str, str], list[int]] = {}
+    for record in records:
+        for frame in record.get("frames", []):
+            if frame["direction"] != "tx":
+                continue
+            try:
+                message = decode(bytes.fromhex(frame["hex"]))
+            except ValueError:
+                continue
+            sent.setdefault((message.originator_id.hex(), message.recipient_id.hex()), []).append(
+                message.originator_counter)
+    return sent
+
+
+def test_resume_after_a_killed_run_never_reuses_a_counter(tmp_path):
+    report = tmp_path / "proof"
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    command = [sys.executable, "-m", "rig.cli.main", "prove", "--config", str(EMULATED), "--report", str(report)]
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    journal = report / "journal.jsonl"
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            if journal.exists() and sum('"type":"test"' in line for line in journal.read_text().splitlines()) >= 12:
+                break
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)  # power loss: no clean-up of any kind
+    finally:
+        process.wait(timeout=30)
+    first = journal_module.tests(journal)
+    assert 12 <= len(first) < 70, "the run must be interrupted part way"
+    assert not any(json.loads(line)["type"] == "end" for line in journal.read_text().splitlines() if line.strip())
+    first_counters = _sent_counters(first)
+
+    resumed = subprocess.run([*command[:3], "prove", "--config", str(EMULATED), "--resume", str(report)], cwd=tmp_path,
+                             env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    assert f"{len(first)} scenario result(s) already concluded" in resumed.stdout
+    records = [r for r in journal_module.read(journal) if r.get("type") == "test"]
+    keys = [(r["scenario"], r["rig"]) for r in records]
+    assert len(keys) == len(set(keys)), "a concluded scenario ran again"
+    second = [r for r in records if (r["scenario"], r["rig"]) not in {(f["scenario"], f["rig"]) for f in first}]
+    for pair, counters in _sent_counters(second).items():
+        if pair in first_counters:
+            assert min(counters) > max(first_counters[pair]), f"counter reused for {pair}"
+    assert len({(r["scenario"], r["rig"]) for r in records}) == 70
+
+
+def test_report_merge_joins_runs(tmp_path, capsys):
+    first, second, merged = tmp_path / "a", tmp_path / "b", tmp_path / "merged"
+    assert main(["prove", "--config", str(EMULATED), "--report", str(first), "--rig", "chf"]) == 0
+    assert main(["prove", "--config", str(EMULATED), "--report", str(second), "--rig", "gpf",
+                 "-k", "read_back or migration"]) == 0
+    assert main(["report", "merge", str(first), str(second), "--out", str(merged)]) == 0
+    assert set(verdicts(merged / "index.html")) == {"gbcs-rig emulated CHF 0.1.0", "gbcs-rig emulated GPF 0.1.0"}
+    suites = (merged / "junit.xml").read_text()
+    assert suites.count("<testsuite ") == 2
+    assert main(["report", "merge", str(tmp_path / "nothing"), "--out", str(merged)]) == 2
+    capsys.readouterr()
