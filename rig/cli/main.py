@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import decode, pki
+from . import decode, emulate, pki
 
 #: modules that contribute a subcommand through ``add_parser(subparsers)``
-COMMANDS = [decode, pki]
+COMMANDS = [decode, emulate, pki]
 
 
 def build_parser() -> argparse.ArgumentParser:
