@@ -39,6 +39,8 @@ from .base import Direction, Frame, Predicate, QueueTransport, Transport, Transp
 from .link import WireTaps
 
 BOTH = frozenset({Direction.TX, Direction.RX})
+#: while RX delays are planned, held frames are looked at this often during ``recv``
+_HOLD_CHECK_INTERVAL = 0.02
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ class FaultyTransport(Transport):
         self._lock = threading.Lock()
         self._held: list[tuple[float, bytes, str]] = []
         self._index = {Direction.TX: 0, Direction.RX: 0}
-        self._corrupt_next_tx = False
+        self._corrupt_next_tx = 0
         self._taps: WireTaps | None = getattr(inner, "wire", None)
         self.plan = plan
         self._original_deliver = None
@@ -121,8 +123,9 @@ class FaultyTransport(Transport):
     @plan.setter
     def plan(self, plan: FaultPlan) -> None:
         """A new plan restarts the seeded decision streams."""
-        with getattr(self, "_lock", contextlib.nullcontext()):
+        with self._lock:
             self._plan = plan
+            self._corrupt_next_tx = 0
             self._rng = {Direction.TX: random.Random(f"{plan.seed}:tx"), Direction.RX: random.Random(f"{plan.seed}:rx")}
             self._wire_rng = random.Random(f"{plan.seed}:wire-rx")
 
@@ -140,6 +143,11 @@ class FaultyTransport(Transport):
     def byte_level(self) -> bool:
         """True when corruption and splitting act on wire bytes (the inner link has wire taps)."""
         return self._taps is not None
+
+    def decisions(self, direction: Direction) -> int:
+        """How many frames have been through the fault decisions in ``direction`` (event indices count from 1)."""
+        with self._lock:
+            return self._index[direction]
 
     def _active(self, direction: Direction) -> bool:
         return direction in self._plan.directions
@@ -181,7 +189,7 @@ class FaultyTransport(Transport):
                 return
             if decision["corrupt"]:
                 if self.byte_level:
-                    self._corrupt_next_tx = True
+                    self._corrupt_next_tx += 1  # the next wire transmission carries the flip
                 else:
                     frame, position, bit = flip_bit(frame, self._rng[Direction.TX])
                     self._event("corrupt", Direction.TX, f"octet {position} bit {bit}")
@@ -199,6 +207,8 @@ class FaultyTransport(Transport):
         while True:
             next_due = self._release_due()
             until = deadline if next_due is None else min(deadline, next_due)
+            if self._plan.delay:  # frames may be held at any moment (reader threads): look again soon
+                until = min(until, time.monotonic() + _HOLD_CHECK_INTERVAL)
             try:
                 return self.inner.recv(predicate, until)
             except TransportTimeout:
@@ -248,10 +258,12 @@ class FaultyTransport(Transport):
     def _wire_tx(self, data: bytes) -> list[bytes]:
         with self._lock:
             if self._corrupt_next_tx and data:
-                self._corrupt_next_tx = False
+                self._corrupt_next_tx -= 1
                 data, position, bit = flip_bit(data, self._rng[Direction.TX])
                 self._event("corrupt", Direction.TX, f"wire octet {position} bit {bit}")
             split = self._plan.split and self._active(Direction.TX)
+            if split:
+                self.counts["tx_split_chunks"] += len(data)
         return [data[i:i + 1] for i in range(len(data))] if split else [data]
 
     def _wire_rx(self, data: bytes) -> list[bytes]:
@@ -261,6 +273,8 @@ class FaultyTransport(Transport):
                 data, position, bit = flip_bit(data, self._wire_rng)
                 self._event("corrupt", Direction.RX, f"wire octet {position} bit {bit}")
             split = self._plan.split and active
+            if split:
+                self.counts["rx_split_chunks"] += len(data)
         return [data[i:i + 1] for i in range(len(data))] if split else [data]
 
     def detach(self) -> None:

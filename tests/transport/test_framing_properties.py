@@ -20,7 +20,7 @@ FRAMINGS = {
 
 payloads = st.binary(min_size=1, max_size=600)
 noise = st.binary(max_size=200)
-common = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+common = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @pytest.fixture(params=sorted(FRAMINGS))
