@@ -5,8 +5,9 @@
 falls back to the ``EchoMeter`` test double otherwise, so ``gbcs-rig emulate`` and the serial
 contract tests work before, and keep working after, the real devices land.
 
-``Pump`` is the pure part (bytes in, bytes out; no I/O), ``serve_fd`` and ``serve_tcp`` are
-single-threaded ``selectors`` loops around it. Writes are non-blocking and buffered, so a
+``Pump`` is the pure part (bytes in, bytes out; no I/O); ``StreamServer.serve_fd`` (a pty
+master) and ``StreamServer.serve_tcp`` (a listening socket) are single-threaded ``selectors``
+loops around it. Writes are non-blocking and buffered, so a
 rig that stops reading can never wedge the emulator, and every wait has a timeout so a stop
 request (signal, stdin EOF) is seen within ``tick`` seconds.
 """
@@ -14,6 +15,7 @@ request (signal, stdin EOF) is seen within ``tick`` seconds.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import os
 import selectors
@@ -39,9 +41,10 @@ def make_endpoint(device_type: str, pki_dir: str | Path | None = None, fleet: in
 
     ``kind="auto"`` uses ``rig.provision.create_device`` / ``create_hub`` when the module is
     importable and the ``EchoMeter`` stand-in otherwise; ``"provision"`` insists on the real
-    factory, ``"stand-in"`` on the test double. ``pki_dir`` is handed to the factory as
-    ``pki`` (a folder written by ``gbcs-rig pki init``; None means the factory's default).
-    Fleet members get ids from ``rig.transport.testing.fleet_entity_id``.
+    factory, ``"stand-in"`` on the test double. ``pki_dir`` is a folder written by
+    ``gbcs-rig pki init``, loaded with ``rig.pki.load`` and passed as ``pki`` (None: the
+    factory's default PKI). Fleet members get ids from ``rig.transport.testing.fleet_entity_id``
+    (the same as ``rig.provision.fleet_ids``).
     """
     if kind not in ENDPOINT_KINDS:
         raise ValueError(f"endpoint kind is one of {ENDPOINT_KINDS}, not {kind!r}")
@@ -52,13 +55,20 @@ def make_endpoint(device_type: str, pki_dir: str | Path | None = None, fleet: in
             if kind == "provision" or exc.name != "rig.provision":
                 raise
         else:
-            pki = Path(pki_dir) if pki_dir is not None else None
+            pki = _load_pki(Path(pki_dir)) if pki_dir is not None else None
             if fleet <= 0:
                 return provision.create_device(device_type, pki=pki)
-            devices = [provision.create_device(device_type, pki=pki, entity_id=fleet_entity_id(device_type, i))
+            devices = [provision.create_device(device_type, pki=pki, entity_id=fleet_entity_id(i))
                        for i in range(fleet)]
-            return provision.create_hub(devices)
+            return provision.create_hub(devices, pki=pki)
     return make_stand_in(device_type, pki_dir, fleet)
+
+
+@functools.cache
+def _load_pki(pki_dir: Path):
+    from rig import pki
+
+    return pki.load(pki_dir)
 
 
 def endpoint_description(endpoint: Endpoint) -> str:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 #: the checkout this module belongs to (``rig/transport/spawn.py`` -> project root)
@@ -43,14 +44,20 @@ class EmulatorProcess:
 
     def __init__(self, device_type: str = "ESME", *, pty: bool = True, tcp_port: int = 0, framing: str = "hdlc",
                  fleet: int = 0, pki_dir: str | Path | None = None, endpoint: str = "auto",
-                 ready_timeout: float = 20.0, stop_timeout: float = 5.0, python: str = sys.executable):
-        self.argv = [python, "-m", "rig.cli.main", "emulate", "--device-type", device_type, "--framing", framing,
-                     "--endpoint", endpoint]
-        self.argv += ["--pty"] if pty else ["--tcp", str(tcp_port)]
-        if fleet:
-            self.argv += ["--fleet", str(fleet)]
-        if pki_dir is not None:
-            self.argv += ["--pki", str(pki_dir)]
+                 ready_timeout: float = 20.0, stop_timeout: float = 5.0, python: str = sys.executable,
+                 argv: Sequence[str] | None = None, cwd: str | Path | None = None):
+        """``argv`` replaces the whole command (a hw_config's ``spawn``: anything that prints READY)."""
+        if argv is not None:
+            self.argv = [str(arg) for arg in argv]
+        else:
+            self.argv = [python, "-m", "rig.cli.main", "emulate", "--device-type", device_type, "--framing",
+                         framing, "--endpoint", endpoint]
+            self.argv += ["--pty"] if pty else ["--tcp", str(tcp_port)]
+            if fleet:
+                self.argv += ["--fleet", str(fleet)]
+            if pki_dir is not None:
+                self.argv += ["--pki", str(pki_dir)]
+        self.cwd = Path(cwd) if cwd is not None else PROJECT_ROOT
         self.ready_timeout = ready_timeout
         self.stop_timeout = stop_timeout
         self.process: subprocess.Popen | None = None
@@ -67,7 +74,7 @@ class EmulatorProcess:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
         env["PYTHONUNBUFFERED"] = "1"
         self._stderr = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(self.argv, cwd=PROJECT_ROOT, env=env, stdin=subprocess.PIPE,
+        self.process = subprocess.Popen(self.argv, cwd=self.cwd, env=env, stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=self._stderr)
         try:
             self.ready_line = self._read_ready_line(time.monotonic() + self.ready_timeout)

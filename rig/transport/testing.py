@@ -10,9 +10,10 @@ answer and is counted, which is how tests see that a corrupted frame was never t
 valid. The real device models (ESME, GSME, CHF, GPF) live in ``firmware_emu`` and are built
 by ``rig.provision``; ``rig.transport.serve.make_endpoint`` picks them when available.
 
-Fleet members get entity ids ``7E570D00 <type octet> 00 <index, 2 octets>`` and signing keys
-derived from the test PKI's seed and device CA (``rig.pki.device_credential``), so a test can
-derive the same public key to verify their responses.
+Fleet members get the entity ids ``rig.provision.fleet_ids`` gives (``7E5710`` + a 1-based
+index in five octets) and signing keys derived from the test PKI's seed and device CA
+(``rig.pki.device_credential``), so a test can derive the same public key to verify their
+responses, and a fleet means the same devices whichever factory built it.
 """
 
 from __future__ import annotations
@@ -32,16 +33,15 @@ from rig.gbcs.tables import MODE_MESSAGE_CODE
 
 #: the project's generated test PKI (``fixtures/pki``), found from this file
 DEFAULT_PKI_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "pki"
-#: entity-id prefix and per-type octet of stand-in fleet members
-FLEET_PREFIX = bytes.fromhex("7E570D00")
-FLEET_TYPE_OCTET = {"ESME": 0x01, "GSME": 0x02, "CHF": 0x03, "GPF": 0x04, "HCALCS": 0x05, "PPMID": 0x06}
+#: entity-id prefix of fleet members (as ``rig.provision.fleet_ids``)
+FLEET_PREFIX = bytes.fromhex("7E5710")
 #: CS02b message codes: the stand-in answers them with a bare commandAccepted response
 _CS02B_CODES = frozenset(MODE_MESSAGE_CODE.values())
 
 
-def fleet_entity_id(device_type: str, index: int) -> bytes:
-    """Entity id of stand-in fleet member ``index`` (0-based) of ``device_type``."""
-    return FLEET_PREFIX + bytes((FLEET_TYPE_OCTET[device_type.upper()], 0)) + (index + 1).to_bytes(2, "big")
+def fleet_entity_id(index: int) -> bytes:
+    """Entity id of fleet member ``index`` (0-based)."""
+    return FLEET_PREFIX + (index + 1).to_bytes(8 - len(FLEET_PREFIX), "big")
 
 
 def manifest_device_id(pki_dir: Path, device_type: str) -> bytes:
@@ -171,5 +171,5 @@ def make_stand_in(device_type: str = "ESME", pki_dir: str | Path | None = None, 
     """One ``EchoMeter``, or an ``EchoHub`` over ``fleet`` of them (ids from ``fleet_entity_id``)."""
     if fleet <= 0:
         return EchoMeter.from_pki(device_type, pki_dir)
-    return EchoHub([EchoMeter.from_pki(device_type, pki_dir, entity_id=fleet_entity_id(device_type, i))
+    return EchoHub([EchoMeter.from_pki(device_type, pki_dir, entity_id=fleet_entity_id(i))
                     for i in range(fleet)])

@@ -11,6 +11,8 @@ from rig.gbcs import CraFlag, GbcsDecodeError, Message, decode
 from rig.transport.base import Frame
 from rig.transport.testing import DEFAULT_PKI_DIR, device_signing_key, keystore_for, manifest_device_id
 
+__all__ = ["DEFAULT_PKI_DIR", "OPAQUE_CODE", "SUPPLIER", "Peer", "peer_for"]
+
 #: the test PKI's supplier A: the originator of every contract-test command
 SUPPLIER = bytes.fromhex("7E57000000010000")
 #: ECS10 "Send Message to ESME": a use case the codec keeps opaque, so EchoMeter echoes the payload

@@ -93,6 +93,18 @@ def test_ready_line_parsing():
             url_from_ready_line(bad)
 
 
+def test_spawn_runs_a_given_command_line(tmp_path):
+    argv = [sys.executable, "-m", "rig.cli.main", "emulate", "--device-type", "ESME", "--tcp", "0",
+            "--endpoint", "stand-in"]
+    with EmulatorProcess(argv=argv, cwd=tmp_path) as emulator:
+        assert emulator.url.startswith("socket://127.0.0.1:")
+        with SerialTransport(emulator.url) as link:
+            peer = peer_for("ESME")
+            link.send(peer.command(3))
+            peer.check(link.recv(peer.answers(3), deadline_in(10)), 3)
+    assert emulator.returncode == 0
+
+
 def test_spawn_reports_an_emulator_that_dies_before_ready():
     emulator = EmulatorProcess("NOSUCHTYPE", endpoint="stand-in", ready_timeout=20)
     with pytest.raises(EmulatorError, match="before READY"):
@@ -106,7 +118,7 @@ def test_fleet_behind_a_hub_over_tcp():
         assert emulator.url.startswith("socket://127.0.0.1:")
         with SerialTransport(emulator.url, framing="length-prefixed") as link:
             for index in range(3):
-                peer = peer_for("ESME", fleet_entity_id("ESME", index))
+                peer = peer_for("ESME", fleet_entity_id(index))
                 link.send(peer.command(index + 1))
                 peer.check(link.recv(peer.answers(index + 1), deadline_in(10)), index + 1)
             stranger = peer_for("ESME")  # the single-device id is not in the fleet
@@ -116,29 +128,38 @@ def test_fleet_behind_a_hub_over_tcp():
     assert emulator.returncode == 0
 
 
-def test_make_endpoint_falls_back_to_the_stand_in_without_rig_provision():
-    assert "rig.provision" not in sys.modules
+def test_make_endpoint_falls_back_to_the_stand_in_without_rig_provision(monkeypatch):
+    monkeypatch.setitem(sys.modules, "rig.provision", None)  # absent, whether or not this tree has it
     assert isinstance(make_endpoint("ESME"), EchoMeter)
     hub = make_endpoint("GSME", fleet=2)
-    assert isinstance(hub, EchoHub) and [d.device_id for d in hub.devices] == [fleet_entity_id("GSME", 0),
-                                                                                 fleet_entity_id("GSME", 1)]
+    assert isinstance(hub, EchoHub) and [d.device_id for d in hub.devices] == [fleet_entity_id(0), fleet_entity_id(1)]
     with pytest.raises(ModuleNotFoundError):
         make_endpoint("ESME", kind="provision")
 
 
-def test_make_endpoint_uses_rig_provision_when_present(monkeypatch, tmp_path):
+def test_fleet_ids_match_rig_provision():
+    assert fleet_entity_id(0) == bytes.fromhex("7E57100000000001")
+    assert fleet_entity_id(41) == bytes.fromhex("7E5710000000002A")
+
+
+def test_make_endpoint_uses_rig_provision_when_present(monkeypatch):
+    from rig import pki
+
+    from .peers import DEFAULT_PKI_DIR
+
     calls = []
     fake = types.ModuleType("rig.provision")
     fake.create_device = lambda device_type, **kw: calls.append(("device", device_type, kw)) or f"dev{len(calls)}"
     fake.create_hub = lambda devices, **kw: calls.append(("hub", devices, kw)) or "hub"
     monkeypatch.setitem(sys.modules, "rig.provision", fake)
-    assert make_endpoint("ESME", tmp_path) == "dev1"
-    assert calls[0] == ("device", "ESME", {"pki": tmp_path})
+    assert make_endpoint("ESME", DEFAULT_PKI_DIR) == "dev1"
+    (_, device_type, kwargs), = calls
+    assert device_type == "ESME" and isinstance(kwargs["pki"], pki.Pki)  # the factory takes a loaded PKI
     calls.clear()
     assert make_endpoint("ESME", None, 2) == "hub"
-    assert calls == [("device", "ESME", {"pki": None, "entity_id": fleet_entity_id("ESME", 0)}),
-                     ("device", "ESME", {"pki": None, "entity_id": fleet_entity_id("ESME", 1)}),
-                     ("hub", ["dev1", "dev2"], {})]
+    assert calls == [("device", "ESME", {"pki": None, "entity_id": fleet_entity_id(0)}),
+                     ("device", "ESME", {"pki": None, "entity_id": fleet_entity_id(1)}),
+                     ("hub", ["dev1", "dev2"], {"pki": None})]
     assert isinstance(make_endpoint("ESME", kind="stand-in"), EchoMeter)
 
 

@@ -59,12 +59,12 @@ def test_single_frame_layout():
     fmt = int.from_bytes(wire[1:3], "big")
     assert fmt >> 12 == 0xA and not fmt & SEGMENTATION_BIT
     assert fmt & 0x07FF == len(wire) - 2
-    assert wire[3:5] == HdlcAddress.server(1, 0x11).encode()  # destination: the meter
-    assert wire[5:6] == HdlcAddress.client(0x10).encode()  # source: the rig
-    assert wire[6] == i_control(0, 0, poll_final=True)
-    assert wire[7:9] == fcs_bytes(wire[1:7])  # HCS over format .. control
-    assert wire[9:12] == LLC_TO_SERVER
-    assert wire[12:15] == b"\xdf\x01\x02"
+    assert wire[3:4] == HdlcAddress.server(1).encode() == b"\x03"  # destination: the meter
+    assert wire[4:5] == HdlcAddress.client(0x10).encode() == b"\x21"  # source: the rig
+    assert wire[5] == i_control(0, 0, poll_final=True)
+    assert wire[6:8] == fcs_bytes(wire[1:6])  # HCS over format .. control
+    assert wire[8:11] == LLC_TO_SERVER
+    assert wire[11:14] == b"\xdf\x01\x02"
     assert wire[-3:-1] == fcs_bytes(wire[1:-3])
 
 
@@ -85,10 +85,10 @@ def test_segmentation_bits_and_sequence_numbers():
     assert len(frames) == 3
     flags = [bool(int.from_bytes(f[1:3], "big") & SEGMENTATION_BIT) for f in frames]
     assert flags == [True, True, False]
-    controls = [f[6] for f in frames]  # after the one-octet client and two-octet server addresses
+    controls = [f[5] for f in frames]  # after the one-octet client and server addresses
     assert [(c >> 1) & 7 for c in controls] == [0, 1, 2]
     assert [(c >> 4) & 1 for c in controls] == [0, 0, 1]  # P/F on the last segment only
-    assert frames[0][9:12] == LLC_TO_CLIENT
+    assert frames[0][8:11] == LLC_TO_CLIENT
     client = HdlcFramer("client")
     assert client.feed(b"".join(frames)) == [payload]
     assert client.stats["segments"] == 3 and client.stats["frames"] == 1
@@ -145,6 +145,15 @@ def test_idle_abandons_a_truncated_frame_and_rescans():
     assert client.has_partial
     assert client.idle() == []
     assert not client.has_partial and client.stats["resyncs"] >= 1
+
+
+def test_addresses_from_hw_config_numbers():
+    client = HdlcFramer.for_addresses("client", client=0x10, server=0x01, physical=0x11)
+    server = HdlcFramer.for_addresses("server", client=0x10, server=0x01, physical=0x11)
+    assert client.peer == server.local == HdlcAddress.server(1, 0x11, size=2)
+    assert HdlcFramer.for_addresses("client", server=1, physical=0x100).peer.size == 4
+    assert server.feed(client.encode(b"\xdfx")) == [b"\xdfx"]
+    assert HdlcFramer("server").feed(client.encode(b"\xdfx")) == []  # a meter at another address
 
 
 def test_frames_for_another_station_are_ignored():

@@ -109,9 +109,17 @@ class HdlcAddress:
         return f"{self.value:#x}/{self.size}"
 
 
-#: defaults for the rig's test ports: public client 0x10; server logical device 1, physical 0x11
+#: defaults for the rig's test ports (the same as ``rig.config``'s ``HdlcAddresses``): public
+#: client 0x10; server logical device 1 with no physical part (one-octet server address)
 DEFAULT_CLIENT_ADDRESS = HdlcAddress.client(0x10)
-DEFAULT_SERVER_ADDRESS = HdlcAddress.server(0x01, 0x11)
+DEFAULT_SERVER_ADDRESS = HdlcAddress.server(0x01)
+
+
+def server_address(logical: int, physical: int | None = None) -> HdlcAddress:
+    """The server address for a logical device and optional physical address (1, 2 or 4 octets)."""
+    if physical is None:
+        return HdlcAddress.server(logical)
+    return HdlcAddress.server(logical, physical, 2 if logical < 0x80 and physical < 0x80 else 4)
 
 
 def i_control(send_seq: int, recv_seq: int, poll_final: bool) -> int:
@@ -167,6 +175,14 @@ class HdlcFramer(Framer):
     name = "hdlc"
     error_counters: ClassVar[tuple[str, ...]] = ("crc_errors", "resyncs", "discarded_bytes", "header_errors",
                                                  "reassembly_errors", "discarded_segments")
+
+    @classmethod
+    def for_addresses(cls, role: str, client: int = 0x10, server: int = 0x01, physical: int | None = None,
+                      **options) -> HdlcFramer:
+        """From the three numbers a hw_config gives (client, server logical device, physical address)."""
+        client_address, server_addr = HdlcAddress.client(client), server_address(server, physical)
+        local, peer = (client_address, server_addr) if role == "client" else (server_addr, client_address)
+        return cls(role, local=local, peer=peer, **options)
 
     def __init__(self, role: str = "client", *, local: HdlcAddress | None = None, peer: HdlcAddress | None = None,
                  max_info_length: int = DEFAULT_MAX_INFO_LENGTH, llc: bool = True):

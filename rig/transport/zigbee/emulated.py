@@ -223,7 +223,6 @@ class SleepyNode(EmulatedNode):
         self.peer_max_transfer = GBCS_MAX_TRANSFER_SIZE
         self._requested_at: float | None = None
         self._next_poll = 0.0
-        self._awaiting_response = False
         self._outbox: deque[bytes] = deque()
 
     def tick(self) -> None:
@@ -235,12 +234,11 @@ class SleepyNode(EmulatedNode):
                 self.send(RequestTunnel(max_incoming_transfer_size=self.max_transfer), _C2S)
             return
         self._flush_outbox()
-        if now >= self._next_poll and not self._awaiting_response:
+        if now >= self._next_poll:  # also retries a GET whose answer was lost in the air
             self._get()
 
     def _get(self) -> None:
-        self._awaiting_response = True
-        self._next_poll = self.now() + self.poll_interval  # a lost GET-RESPONSE is retried next wake-up
+        self._next_poll = self.now() + self.poll_interval
         self.send(TransferData(self.tunnel_id, encode_tunnel_payload(Get())), _C2S)
         self.counts["gets"] += 1
 
@@ -257,7 +255,6 @@ class SleepyNode(EmulatedNode):
             if command.status == TunnelStatus.SUCCESS:
                 self.tunnel_id = command.tunnel_id
                 self.peer_max_transfer = command.max_incoming_transfer_size
-                self._awaiting_response = False
                 self._next_poll = self.now()
             self._requested_at = self.now() if command.status != TunnelStatus.SUCCESS else None
         elif isinstance(command, TransferData) and zcl.direction is _S2C and command.tunnel_id == self.tunnel_id:
@@ -269,7 +266,6 @@ class SleepyNode(EmulatedNode):
             if not isinstance(payload, GetResponse):
                 self.counts["unexpected_payloads"] += 1
                 return
-            self._awaiting_response = False
             if payload.message:
                 self._outbox.extend(self._gbcs_in(payload.message))
                 self._flush_outbox()
@@ -279,7 +275,6 @@ class SleepyNode(EmulatedNode):
             if command.tunnel_id == self.tunnel_id:
                 self.tunnel_id = None
                 self._requested_at = None
-                self._awaiting_response = False
 
 
 class EmulatedRadio(RadioBackend):
