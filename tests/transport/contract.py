@@ -216,8 +216,9 @@ class FaultContract:
         with faulty.injecting(FaultPlan(split=True)):
             counter, frame = self._exchange(faulty, peer, payload)
         peer.check(frame, counter, payload)
-        if faulty.byte_level:
+        if faulty.byte_level:  # written one octet per write, and handed on one octet at a time
             assert faulty.counts["tx_split_chunks"] > len(payload)
+            assert faulty.counts["rx_split_chunks"] > len(payload)
 
     def test_duplicated_command_is_answered_twice(self, faulty, peer):
         self._exchange(faulty, peer)
