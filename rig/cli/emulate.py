@@ -1,0 +1,82 @@
+"""``gbcs-rig emulate``: serve an emulated device (or a fleet behind a hub) on a pty or TCP port.
+
+The first line on stdout is exactly ``READY pty=/dev/pts/N`` or ``READY tcp=127.0.0.1:PORT``
+(flushed), so a parent process can wait for it and open the link; ``rig.transport.spawn``
+does. The server then runs until SIGTERM, SIGINT or EOF on stdin and exits 0. Diagnostics go
+to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import sys
+import threading
+import tty
+from pathlib import Path
+
+from rig.transport.framing import FRAMINGS
+from rig.transport.serve import ENDPOINT_KINDS, StreamServer, endpoint_description, make_endpoint
+
+LOCALHOST = "127.0.0.1"
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("emulate", help="serve an emulated device on a pseudo-terminal or TCP port")
+    parser.add_argument("--device-type", required=True, help="ESME, GSME, ... (with --fleet: the members' type)")
+    parser.add_argument("--pki", type=Path, help="test PKI folder (gbcs-rig pki init); default: the device factory's")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--pty", action="store_true", help="serve on a new pseudo-terminal; prints its path")
+    where.add_argument("--tcp", type=int, metavar="PORT", help="serve on 127.0.0.1:PORT (0 picks a free port)")
+    parser.add_argument("--framing", choices=sorted(FRAMINGS), default="hdlc")
+    parser.add_argument("--fleet", type=int, default=0, metavar="N",
+                        help="serve N devices behind an emulated comms hub instead of one device")
+    parser.add_argument("--endpoint", choices=ENDPOINT_KINDS, default="auto",
+                        help="device factory: rig.provision when present (auto), or the EchoMeter test double")
+    parser.set_defaults(func=run)
+
+
+def _install_stop_signals(stop: threading.Event) -> None:
+    def handler(_signum, _frame):
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, handler)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.fleet < 0:
+        print("error: --fleet must be >= 0", file=sys.stderr)
+        return 2
+    if args.tcp is not None and not 0 <= args.tcp <= 65535:
+        print("error: --tcp takes a port number 0..65535", file=sys.stderr)
+        return 2
+    endpoint = make_endpoint(args.device_type, args.pki, args.fleet, kind=args.endpoint)
+    stop = threading.Event()
+    _install_stop_signals(stop)
+    server = StreamServer(endpoint, args.framing, watch_stdin=True)
+    print(f"emulate: {args.device_type} fleet={args.fleet} framing={args.framing} "
+          f"endpoint={endpoint_description(endpoint)}", file=sys.stderr)
+    if args.pty:
+        master, slave = os.openpty()
+        try:
+            tty.setraw(slave)  # no echo, no line editing, no XON/XOFF: frames are binary
+            print(f"READY pty={os.ttyname(slave)}", flush=True)
+            counts = server.serve_fd(master, stop)
+        finally:
+            os.close(master)
+            os.close(slave)
+    else:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((LOCALHOST, args.tcp))
+            listener.listen(1)
+            print(f"READY tcp={LOCALHOST}:{listener.getsockname()[1]}", flush=True)
+            counts = server.serve_tcp(listener, stop)
+        finally:
+            listener.close()
+    print("emulate: stopped " + " ".join(f"{k}={v}" for k, v in sorted(counts.items())), file=sys.stderr)
+    return 0

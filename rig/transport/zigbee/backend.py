@@ -1,0 +1,64 @@
+"""The radio below the bridge: APS unicasts carrying ZCL frames, one backend per NCP family.
+
+The bridge (``bridge.py``) owns the tunnel logic; a backend only moves ``ApsFrame``s between
+this node and remote nodes named by EUI-64. ``EmulatedRadio`` (``emulated.py``) is the CI
+backend; ``EzspBackend`` (``ezsp.py``) drives a Silicon Labs NCP through bellows.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..base import TransportError
+from ..link import WireTaps
+from .zcl import CLUSTER_TUNNELING, PROFILE_SMART_ENERGY
+
+#: endpoint the rig's tunneling cluster lives on, and the one it addresses on devices
+DEFAULT_ENDPOINT = 1
+
+
+@dataclass(frozen=True)
+class ApsFrame:
+    """One APS data frame: addresses, profile/cluster/endpoints and the ZCL frame it carries."""
+
+    source: bytes
+    destination: bytes
+    payload: bytes
+    cluster: int = CLUSTER_TUNNELING
+    profile: int = PROFILE_SMART_ENERGY
+    source_endpoint: int = DEFAULT_ENDPOINT
+    destination_endpoint: int = DEFAULT_ENDPOINT
+
+
+class RadioError(TransportError):
+    """The radio could not send (NCP error, no route, not connected)."""
+
+
+Receiver = Callable[[ApsFrame], None]
+
+
+class RadioBackend(ABC):
+    """Moves APS frames; thread-safe ``send``; calls the receiver for every inbound frame."""
+
+    #: EUI-64 of the local node (the rig's comms-hub side)
+    local_eui64: bytes
+    #: byte-level hooks on the frames in the air, when the backend has such a thing (emulated)
+    wire: WireTaps | None = None
+
+    @abstractmethod
+    def start(self, receive: Receiver) -> None: ...
+
+    @abstractmethod
+    def stop(self) -> None: ...
+
+    @abstractmethod
+    def send(self, frame: ApsFrame) -> None: ...
+
+    def service(self) -> None:  # noqa: B027 - optional hook, a no-op for radios with their own thread
+        """Let the backend make progress (the emulated radio runs its nodes here)."""
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return {}
