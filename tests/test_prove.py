@@ -143,3 +143,20 @@ def test_report_merge_joins_runs(tmp_path, capsys):
     assert suites.count("<testsuite ") == 2
     assert main(["report", "merge", str(tmp_path / "nothing"), "--out", str(merged)]) == 2
     capsys.readouterr()
+
+
+def test_prove_over_a_real_pty_with_both_framings(tmp_path, capsys):
+    """The emulated meters run in other processes behind pseudo-terminals (``gbcs-rig emulate``)."""
+    report = tmp_path / "serial"
+    config = PROJECT / "hw_configs" / "emulated-serial.toml"
+    assert main(["prove", "--config", str(config), "--report", str(report)]) == 0
+    capsys.readouterr()
+    assert verdicts(report / "index.html") == {"gbcs-rig emulated ESME 0.1.0": "MIGRATABLE"}
+    records = journal_module.tests(report / "journal.jsonl")
+    assert {r["rig"] for r in records} == {"esme-pty-hdlc", "esme-pty-lp"}
+    assert {r["transport"] for r in records} == {"serial"}
+    migration = {r["rig"]: r for r in records if r["scenario"] == "migration"}
+    assert all(m["outcome"] == "passed" for m in migration.values())
+    page = (report / "proof-gbcs-rig-emulated-esme-0-1-0.html").read_text()
+    assert ">TCoS to ECoS migration</a></td><td>esme-pty-hdlc</td>" in page
+    assert ">TCoS to ECoS migration</a></td><td>esme-pty-lp</td>" in page

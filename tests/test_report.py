@@ -37,6 +37,9 @@ def test_verdicts():
     assert overall_exit_code([_record("d", "failed", kind="dcc"), _record("c", "passed")]) == 1
     assert overall_exit_code([_record("c", "passed")]) == 0 and overall_exit_code([]) == 1
     assert [r.model for r in by_model([_record("a", "passed"), _record("a", "passed", model="M2")])] == ["M1", "M2"]
+    not_applicable = {**_record("probe", "skipped"), "reason": "not applicable: the zigbee link cannot deliver it"}
+    assert by_model([not_applicable, _record("c", "passed")])[0].verdict == MIGRATABLE
+    assert overall_exit_code([not_applicable, _record("c", "passed")]) == 0
 
 
 def test_html_is_self_contained_and_escaped():

@@ -1,15 +1,21 @@
 """Opening a rig's transport from its ``TransportSpec``: a table of openers by kind.
 
-Each opener returns the transport and a stop function (for spawned emulators). Serial and
-ZigBee openers are registered by ``rig.transport`` when those links are available.
+* ``emulated``: the device in this process, behind an emulated comms hub (``EmulatedTransport``).
+* ``serial``: a pyserial URL, a udev match (resolved by ``rig.discovery``), or a spawned
+  ``gbcs-rig emulate`` serving an emulated meter on a pty or TCP port (CI's serial path).
+* ``zigbee``: the rig's tunnel manager over a radio backend: the emulated radio (meters in this
+  process) or EZSP (a Silicon Labs stick, the optional ``zigbee`` extra).
+
+Each opener returns the transport and a stop function (a spawned emulator to end).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from rig.config.model import TransportKind
+from rig.config.model import TransportKind, ZigbeeBackend
 from rig.transport import Transport
 from rig.transport.emulated import EmulatedTransport
 
@@ -24,7 +30,72 @@ def _open_emulated(session: RigSession) -> tuple[Transport, None]:
     return EmulatedTransport(session.hub, name=f"emulated:{session.rig_id}"), None
 
 
-OPENERS: dict[TransportKind, Opener] = {TransportKind.EMULATED: _open_emulated}
+def _spawn_argv(argv: tuple[str, ...]) -> list[str]:
+    """``gbcs-rig ...`` runs with this interpreter (the console script may not be on PATH)."""
+    if argv and argv[0] == "gbcs-rig":
+        return [sys.executable, "-m", "rig.cli.main", *argv[1:]]
+    return list(argv)
+
+
+def _open_serial(session: RigSession) -> tuple[Transport, Callable[[], None] | None]:
+    from rig.discovery import resolve_port
+    from rig.transport import deadline_in
+    from rig.transport.framing import HdlcFramer
+    from rig.transport.serial_link import SerialTransport
+    from rig.transport.spawn import EmulatorProcess
+
+    spec = session.spec.transport
+    stop = None
+    if spec.spawn is not None:
+        emulator = EmulatorProcess(argv=_spawn_argv(spec.spawn.argv), cwd=spec.spawn.cwd,
+                                   ready_timeout=session.spec.timeouts.join)
+        url = emulator.start()
+        stop = emulator.terminate
+    else:
+        url = resolve_port(spec, deadline_in(session.spec.timeouts.join))
+    framing = str(spec.framing)
+    if framing == "hdlc" and spec.hdlc is not None:
+        framing = HdlcFramer.for_addresses("client", client=spec.hdlc.client, server=spec.hdlc.server,
+                                           physical=spec.hdlc.physical)
+    try:
+        transport = SerialTransport(url, framing=framing, name=f"serial:{session.rig_id}",
+                                    **spec.serial.pyserial_kwargs())
+    except Exception:
+        if stop is not None:
+            stop()
+        raise
+    return transport, stop
+
+
+def _zigbee_backend(session: RigSession):
+    from rig.transport.zigbee import EmulatedRadio, node_for
+
+    spec = session.spec.transport
+    if spec.backend is ZigbeeBackend.EMULATED:
+        session.provision()
+        return EmulatedRadio([node_for(session.device_type, session.device_id, session.device)])
+    from rig.discovery import resolve_port
+    from rig.transport import deadline_in
+    from rig.transport.zigbee.ezsp import EzspBackend
+
+    device = resolve_port(spec, deadline_in(session.spec.timeouts.join))
+    return EzspBackend(device, baudrate=spec.serial.baudrate, flow_control=str(spec.serial.flow_control))
+
+
+def _open_zigbee(session: RigSession) -> tuple[Transport, None]:
+    from rig.transport.zigbee import SLEEPY_DEVICE_TYPES, ZigbeeBridgeTransport
+
+    spec = session.spec.transport
+    meter = bytes.fromhex(spec.eui64) if spec.eui64 else session.device_id
+    sleepy = [meter] if session.device_type in SLEEPY_DEVICE_TYPES else []
+    return ZigbeeBridgeTransport(_zigbee_backend(session), sleepy=sleepy, name=f"zigbee:{session.rig_id}"), None
+
+
+OPENERS: dict[TransportKind, Opener] = {
+    TransportKind.EMULATED: _open_emulated,
+    TransportKind.SERIAL: _open_serial,
+    TransportKind.ZIGBEE: _open_zigbee,
+}
 
 
 def open_transport(session: RigSession) -> tuple[Transport, Callable[[], None] | None]:
@@ -36,8 +107,12 @@ def open_transport(session: RigSession) -> tuple[Transport, Callable[[], None] |
 
 
 def rebind(session: RigSession) -> None:
-    """After ``reset``: point an in-process link at the freshly provisioned endpoint."""
+    """After ``reset``: point an in-process link at the freshly provisioned device."""
     transport = session.transport
     if isinstance(transport, EmulatedTransport):
         transport.endpoint = session.hub
         transport._queue.clear()  # frames of the previous device are not this device's
+        return
+    backend = getattr(transport, "backend", None)
+    for node in getattr(backend, "nodes", {}).values() if hasattr(backend, "nodes") else ():
+        node.endpoint = session.device

@@ -14,6 +14,7 @@ from typing import Any
 MIGRATABLE = "MIGRATABLE"
 NOT_MIGRATABLE = "NOT MIGRATABLE"
 NOT_PROVEN = "NOT PROVEN"
+NOT_APPLICABLE = "not applicable"
 
 
 @dataclass
@@ -40,7 +41,10 @@ class ModelResult:
 
     @property
     def unproven(self) -> list[dict[str, Any]]:
-        return [r for r in self.required if r.get("outcome") not in ("passed", "failed", "error")]
+        """Required results that neither passed nor failed, except scenarios skipped as not
+        applicable (a probe the link cannot carry, a cell the device type does not have)."""
+        return [r for r in self.required if r.get("outcome") not in ("passed", "failed", "error")
+                and not str(r.get("reason", "")).startswith(NOT_APPLICABLE)]
 
     @property
     def verdict(self) -> str:
@@ -83,8 +87,10 @@ def by_model(records: list[dict[str, Any]]) -> list[ModelResult]:
 
 
 def overall_exit_code(records: list[dict[str, Any]]) -> int:
-    """0 only when every required scenario passed (and at least one ran)."""
-    required = [r for r in records if r.get("required", True)]
+    """0 only when every required scenario passed (and at least one ran); scenarios skipped as
+    not applicable are neither passed nor failed."""
+    required = [r for r in records if r.get("required", True)
+                and not (r.get("outcome") == "skipped" and str(r.get("reason", "")).startswith(NOT_APPLICABLE))]
     if not required or any(r.get("outcome") != "passed" for r in required):
         return 1
     return 0
