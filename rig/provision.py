@@ -9,6 +9,7 @@ or, for a device installed after the switch-over, the ECoS party).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
@@ -43,6 +44,18 @@ DEFAULT_PARTIES = {RemotePartyRole.RECOVERY: "recovery", RemotePartyRole.SUPPLIE
                    RemotePartyRole.NETWORK_OPERATOR: "network_operator",
                    RemotePartyRole.ACCESS_CONTROL_BROKER: "acb", RemotePartyRole.TRANSITIONAL_COS: "tcos",
                    RemotePartyRole.WAN_PROVIDER: "wan_provider"}
+
+
+def fixture_pki_dir() -> Path:
+    """A folder holding the default test PKI: the checkout's ``fixtures/pki`` when running from
+    one, else the same PKI generated from the default seed into the user's cache folder (an
+    installed package has no ``fixtures``)."""
+    if (FIXTURE_PKI / "pki.toml").exists():
+        return FIXTURE_PKI
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gbcs-rig" / "pki"
+    if not (cache / "pki.toml").exists():
+        pki_module.write(default_pki(), cache)
+    return cache
 
 
 @cache

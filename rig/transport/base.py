@@ -222,6 +222,10 @@ class QueueTransport(Transport):
                 return frame
         return None
 
+    def _check_failure(self) -> None:
+        """Raise ``LinkLost`` when the link failed while nobody was reading (a subclass hook,
+        called once the frames already received have been offered)."""
+
     def recv(self, predicate: Predicate | None, deadline: float) -> Frame:
         while True:
             if not self._open:
@@ -231,6 +235,7 @@ class QueueTransport(Transport):
                 frame = self._take(predicate)
                 if frame is not None:
                     return frame
+                self._check_failure()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TransportTimeout(f"{self.name}: no matching frame before the deadline "

@@ -11,10 +11,9 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
-from .base import Frame, LinkLost, Predicate, QueueTransport, TransportTimeout
+from .base import LinkLost, QueueTransport
 
 ChunkFilter = Callable[[bytes], list[bytes]]
 
@@ -67,19 +66,3 @@ class LinkTransport(QueueTransport):
     def send(self, frame: bytes) -> None:
         self._check_failure()
         super().send(frame)
-
-    def recv(self, predicate: Predicate | None, deadline: float) -> Frame:
-        while True:
-            if not self._open:
-                raise LinkLost(f"{self.name} is closed")
-            self._service()
-            with self._cond:
-                frame = self._take(predicate)
-                if frame is not None:
-                    return frame
-                self._check_failure()
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TransportTimeout(f"{self.name}: no matching frame before the deadline "
-                                           f"({len(self._queue)} other frame(s) queued)")
-                self._cond.wait(min(remaining, self.service_interval))

@@ -30,9 +30,10 @@ from rig.crypto import KeyStore, KeyStoreError, Usage, seal, verify_signature
 from rig.gbcs import CraFlag, Cs02bResponse, GbcsDecodeError, Message, decode
 from rig.gbcs.registry import schema_for
 from rig.gbcs.tables import MODE_MESSAGE_CODE
+from rig.provision import fixture_pki_dir
 
-#: the project's generated test PKI (``fixtures/pki``), found from this file
-DEFAULT_PKI_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "pki"
+#: the project's generated test PKI (``fixtures/pki`` in a checkout, a generated copy otherwise)
+DEFAULT_PKI_DIR = fixture_pki_dir()
 #: entity-id prefix of fleet members (as ``rig.provision.fleet_ids``)
 FLEET_PREFIX = bytes.fromhex("7E5710")
 #: CS02b message codes: the stand-in answers them with a bare commandAccepted response
