@@ -140,7 +140,7 @@ def test_fails(rig):
 
 
 def test_plugin_is_inert_for_tests_without_rigs(pytester):
-    result, log_dir = run(pytester, "def test_plain():\n    assert 1 + 1 == 2\n")
+    result, log_dir = run(pytester, "def test_plain():\n    assert len(\"rig\") == 3\n")
     result.assert_outcomes(passed=1)
     assert not (log_dir / "journal.jsonl").exists()
 
