@@ -139,6 +139,44 @@ def test_fails(rig):
     assert kinds[0] == "session" and kinds[-1] == "end"
 
 
+def test_dcc_and_alerts_fixtures(pytester):
+    result, _ = run(pytester, """
+import datetime as dt
+import time
+import pytest
+from rig.dcc.examples import example_request
+from rig.dcc.request import RequestId
+
+@pytest.mark.rig_device("ESME")
+def test_change_of_supplier_alerts(rig, dcc, alerts, clock):
+    assert dcc.migrate(rig.device_id, rig.transport).success
+    when = clock.now() + dt.timedelta(hours=1)
+    request = example_request(rig.pki, request_id=RequestId.of(rig.pki.entity("supplier_b"), rig.device_id, 7),
+                              execution=when.replace(microsecond=0))
+    assert dcc.submit_623(request, rig.transport).status.value == "ACCEPTED"
+    clock.set(when + dt.timedelta(seconds=1))
+    alert = alerts.wait_for(0x8F66, time.monotonic() + 2)
+    assert alert.payload.execution_outcome.all_succeeded
+    with pytest.raises(Exception):
+        alerts.wait_for("N65", time.monotonic() + 0.1)
+""")
+    result.assert_outcomes(passed=1)
+
+
+def test_xdist_workers_each_drive_their_own_emulated_rigs(pytester):
+    pytest.importorskip("xdist", reason="pytest-xdist comes with the test extra")
+    pytester.makepyfile(test_inner="from rig.scenarios.test_catalogue import *  # noqa: F403\n")
+    log_dir = pytester.path / "rig-logs"
+    result = pytester.runpytest_subprocess(*plugin_args(), f"--rig-config={EMULATED}", f"--rig-log-dir={log_dir}",
+                                           "-p", "no:cacheprovider", "-n", "2", "-k", "migration or read_back")
+    result.assert_outcomes(passed=4 + 4 + 3 + 3)  # read-back, migration, expired-TCoS, CoS-before-migration
+    records = [r for r in journal(log_dir) if r["type"] == "test"]
+    assert {r["worker"] for r in records} == {"gw0", "gw1"}
+    assert all(r["outcome"] == "passed" for r in records)
+    folders = {p.name for p in (log_dir / "rigs").iterdir()}
+    assert all(name.rsplit("-", 1)[-1] in ("gw0", "gw1") for name in folders)  # no inventory shared
+
+
 def test_plugin_is_inert_for_tests_without_rigs(pytester):
     result, log_dir = run(pytester, "def test_plain():\n    assert len(\"rig\") == 3\n")
     result.assert_outcomes(passed=1)

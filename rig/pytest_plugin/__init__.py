@@ -7,6 +7,7 @@ from .plugin import (
     alerts,
     clock,
     comms_hub,
+    dcc,
     environment_of,
     esme,
     frame_log,
@@ -22,6 +23,6 @@ from .plugin import (
     rig_env,
 )
 
-__all__ = ["alerts", "clock", "comms_hub", "environment_of", "esme", "frame_log", "gsme", "pytest_addoption",
+__all__ = ["alerts", "clock", "comms_hub", "dcc", "environment_of", "esme", "frame_log", "gsme", "pytest_addoption",
            "pytest_configure", "pytest_generate_tests", "pytest_report_header", "pytest_runtest_makereport",
            "pytest_runtest_protocol", "pytest_sessionfinish", "pytest_unconfigure", "rig", "rig_env"]

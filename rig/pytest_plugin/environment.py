@@ -85,7 +85,10 @@ class RigEnvironment:
                 key = resource_key(spec)
                 if key is not None:
                     self.leases[rig_id] = Lease(key).acquire(timeout=spec.timeouts.join)
-                session = RigSession(spec, run_dir=self.log_dir / "rigs" / rig_id).open()
+                # a shared (physical) rig keeps one inventory, so every worker continues its
+                # counters; a device emulated in this process is this worker's own
+                folder = rig_id if key is not None or self.worker == "main" else f"{rig_id}-{self.worker}"
+                session = RigSession(spec, run_dir=self.log_dir / "rigs" / folder).open()
             except Exception as err:
                 self.mark_broken(rig_id, err)
                 raise

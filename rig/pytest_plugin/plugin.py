@@ -187,8 +187,15 @@ def frame_log(rig: RigSession) -> FrameLog:
     return rig.transport.log
 
 
+@pytest.fixture
+def dcc(rig: RigSession):
+    """The DCC / ECoS side bound to the rig's inventory (``rig.dcc``)."""
+    return rig.dcc
+
+
 class DeviceAlerts:
-    """Waits for device alerts by alert code (0x8F66, 0x8F3D ...) on the rig's link."""
+    """Waits for alerts: device alert codes (0x8F66, 0x8F3D ...) arriving on the rig's link, or
+    DCC alert codes ("N26", "N63", "N65") raised by the rig's DCC side."""
 
     def __init__(self, session: RigSession):
         self.session = session
@@ -200,10 +207,14 @@ class DeviceAlerts:
             return payload.alert_code
         return alert_code_of(payload) if isinstance(payload, (bytes, bytearray)) else None
 
-    def wait_for(self, code: int, deadline: float | None = None) -> Message:
-        """The first alert with ``code``; ``deadline`` is absolute ``time.monotonic()``."""
-        timeout = None if deadline is None else max(deadline - time.monotonic(), 0.0)
-        return self.session.wait_for_alert(lambda m: self.code_of(m) == code, timeout)
+    def wait_for(self, code: int | str, deadline: float | None = None):
+        """The first alert with ``code``; ``deadline`` is absolute ``time.monotonic()`` (default:
+        the rig's alert timeout from now)."""
+        if deadline is None:
+            deadline = time.monotonic() + self.session.spec.timeouts.alert
+        if isinstance(code, str):
+            return self.session.dcc.alerts.wait_for(code, deadline)
+        return self.session.wait_for_alert(lambda m: self.code_of(m) == code, max(deadline - time.monotonic(), 0.0))
 
 
 @pytest.fixture
