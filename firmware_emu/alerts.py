@@ -38,6 +38,16 @@ def gbz_alert(alert_code: int, when: _dt.datetime) -> bytes:
     return b"\x01\x09\x00" + alert_code.to_bytes(2, "big") + max(seconds, 0).to_bytes(4, "big")
 
 
+def message_alert_code(message) -> int | None:
+    """The alert code of an alert message: a CS02b future-dated alert or a generic alert."""
+    from rig.gbcs import Cs02bAlert
+
+    payload = message.payload
+    if isinstance(payload, Cs02bAlert):
+        return payload.alert_code
+    return alert_code_of(payload) if isinstance(payload, (bytes, bytearray)) else None
+
+
 def alert_code_of(payload: bytes) -> int | None:
     """The alert code inside a generic alert payload of either format, else None."""
     if len(payload) >= 12 and payload[0] == 0x0F and payload[5:9] == b"\x00\x02\x02\x12":

@@ -18,6 +18,7 @@ import datetime as _dt
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cache
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -64,6 +65,7 @@ class Rejected(Exception):
 Handler = Callable[["EmulatedDevice", bytes, Message], list[bytes]]
 
 
+@cache
 def _handlers() -> dict[int, Handler]:
     from . import credentials, cs02b
 

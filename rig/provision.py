@@ -59,6 +59,16 @@ def fixture_pki_dir() -> Path:
 
 
 @cache
+def _load_pki(folder: str) -> pki_module.Pki:
+    return pki_module.load(folder)
+
+
+def load_pki(folder: str | Path) -> pki_module.Pki:
+    """A PKI folder, loaded once per process (devices provisioned on it share its key objects)."""
+    return _load_pki(str(Path(folder).resolve()))
+
+
+@cache
 def default_pki() -> pki_module.Pki:
     """The committed fixture PKI (generated from the default seed if the folder is missing)."""
     if (FIXTURE_PKI / "pki.toml").exists():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -98,7 +97,3 @@ def new_device(pki: Pki, device_type: str = "ESME", **kwargs) -> tuple[EmulatedD
     clock = kwargs.pop("clock", None) or ManualClock(START)
     device = create_device(device_type, pki=pki, clock=clock, **kwargs)
     return device, Head(pki, device), clock
-
-
-def forged(message: Message) -> Message:
-    return replace(message)

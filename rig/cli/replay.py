@@ -107,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"device {device_id.hex().upper()} ({args.device_type}, profile {args.profile}) at {start.isoformat()}")
     if response is None:
         print("response: none (the command was discarded)")
-    for kind, frame_out in [("response", response)] * (response is not None) + [("alert", a) for a in alerts]:
+    outputs = ([("response", response)] if response is not None else []) + [("alert", a) for a in alerts]
+    for kind, frame_out in outputs:
         print(f"{kind} ({len(frame_out)} bytes): {frame_out.hex().upper()}")
         for line in _describe(decode(frame_out)):
             print(f"  {line}")

@@ -13,7 +13,6 @@ import datetime as _dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 from firmware_emu import CommsHub, EmulatedDevice, ManualClock
@@ -25,7 +24,7 @@ from rig.dcc.adt import AdtRejected
 from rig.dcc.examples import EXAMPLE_MPXN, example_adt
 from rig.dcc.tables import CredentialStatus
 from rig.gbcs import CraFlag, GbcsDecodeError, Message, decode
-from rig.provision import create_device, create_hub, default_pki
+from rig.provision import create_device, create_hub, default_pki, load_pki
 from rig.transport import Frame, Transport, TransportTimeout, deadline_in
 
 from . import transports
@@ -39,16 +38,11 @@ class NotEmulated(RuntimeError):
     """An emulated-only action (reset, clock) was asked of a hardware rig."""
 
 
-@cache
-def _load_pki(path: str) -> pki_module.Pki:
-    return pki_module.load(path)
-
-
 def pki_for(spec: RigSpec) -> pki_module.Pki:
     """The rig's PKI: its ``credentials.pki`` folder, else the project's test PKI."""
     folder = spec.credentials.pki
     if folder is not None and (Path(folder) / "pki.toml").exists():
-        return _load_pki(str(folder))
+        return load_pki(folder)
     return default_pki()
 
 

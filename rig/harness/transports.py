@@ -113,6 +113,6 @@ def rebind(session: RigSession) -> None:
         transport.endpoint = session.hub
         transport._queue.clear()  # frames of the previous device are not this device's
         return
-    backend = getattr(transport, "backend", None)
-    for node in getattr(backend, "nodes", {}).values() if hasattr(backend, "nodes") else ():
+    nodes = getattr(getattr(transport, "backend", None), "nodes", {})  # the emulated radio's meters
+    for node in nodes.values():
         node.endpoint = session.device

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from firmware_emu.alerts import alert_code_of
-from rig.gbcs import Cs02bAlert, Message
+from firmware_emu.alerts import message_alert_code
+from rig.dcc.tables import TARGET_RESPONSE_S
 from rig.harness import Evidence, RigSession
 from rig.transport import FrameLog
 from rig.transport.base import summarise
@@ -200,12 +200,7 @@ class DeviceAlerts:
     def __init__(self, session: RigSession):
         self.session = session
 
-    @staticmethod
-    def code_of(message: Message) -> int | None:
-        payload = message.payload
-        if isinstance(payload, Cs02bAlert):
-            return payload.alert_code
-        return alert_code_of(payload) if isinstance(payload, (bytes, bytearray)) else None
+    code_of = staticmethod(message_alert_code)
 
     def wait_for(self, code: int | str, deadline: float | None = None):
         """The first alert with ``code``; ``deadline`` is absolute ``time.monotonic()`` (default:
@@ -295,7 +290,7 @@ def _journal(environment: RigEnvironment, item: pytest.Item) -> None:
         record.update({
             "evidence": evidence.to_json(), "response_codes": evidence.response_codes,
             "alert_codes": evidence.alert_codes, "latency": evidence.latency,
-            "target_response_time": 35 if str(spec.device) != "SMETS1" else 21,
+            "target_response_time": TARGET_RESPONSE_S["SMETS2"],
             "device_id": session.device_id.hex().upper(),
             "frames": [{"time": time.strftime("%H:%M:%S", time.gmtime(f.timestamp)) + f".{int(f.timestamp % 1 * 1000):03d}",
                         "offset": f.timestamp - first, "direction": f.direction.value, "hex": f.hex,

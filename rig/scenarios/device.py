@@ -13,6 +13,7 @@ import pytest
 from rig.dcc.outcomes import ServiceStatus
 from rig.dcc.tables import CredentialStatus
 from rig.gbcs import StatusCode, decode
+from rig.gbcs import build as b
 from rig.harness import RigSession
 
 from . import steps
@@ -59,7 +60,7 @@ def migration_expired_tcos(rig: RigSession) -> None:
     if not rig.in_process:
         pytest.skip("needs a device whose TCoS trust anchor certificate has expired (emulated set-up)")
     expired = rig.pki.variants["tcos_expired"]
-    rig.device.state.cells[steps.b.ds_cell(steps.TCOS)] = der(expired.certificate)
+    rig.device.state.cells[b.ds_cell(steps.TCOS)] = der(expired.certificate)
     rig.evidence.note("TCoS certificate notAfter", expired.certificate.not_valid_after_utc.date().isoformat())
     rig.evidence.check("expired at the device's time", expired.certificate.not_valid_after_utc < rig.now(), True)
     outcome = rig.dcc.migrate(rig.device_id, rig.transport)
@@ -76,7 +77,7 @@ def cos_before_migration(rig: RigSession) -> None:
     rig.dcc.inventory.set_credential_status(rig.device_id, CredentialStatus.ECOS)  # the inventory is wrong
     outcome = rig.dcc.submit_623(steps.cos_request(rig),
                                  rig.transport, response_timeout_s=steps.silence(rig))
-    rig.evidence.check("signed by", steps._party_name(rig, outcome.signer), "ecos")
+    rig.evidence.check("signed by", steps.party_name(rig, outcome.signer), "ecos")
     rig.evidence.check("6.23 status", outcome.status, ServiceStatus.NO_RESPONSE)
     rig.evidence.check("DCC alerts", [a.code for a in outcome.alerts], ["N26"])
     rig.evidence.alert_codes.extend(a.code for a in outcome.alerts)
@@ -98,7 +99,7 @@ def change_of_supplier(rig: RigSession) -> None:
         rig.evidence.check("within the 6.23 target response time", outcome.timing.within_target, True)
     rig.evidence.response_codes.extend([outcome.response_code or "", *(s.split("=")[-1] for s in outcome.statuses)])
     rig.evidence.alert_codes.extend(a.code for a in outcome.alerts)
-    rig.evidence.check("signed by", steps._party_name(rig, outcome.signer), "ecos")
+    rig.evidence.check("signed by", steps.party_name(rig, outcome.signer), "ecos")
     rig.evidence.check("6.23 status", outcome.status, ServiceStatus.COMPLETED)
     rig.evidence.check("cell statuses", [s.split("=")[-1] for s in outcome.statuses], ["SUCCESS"] * 3)
     rig.evidence.check("DCC alerts", [a.code for a in outcome.alerts], ["N26"])
@@ -116,9 +117,13 @@ def _future_dated(rig: RigSession, *, failing: bool) -> None:
     request = steps.cos_request(rig, execution=when, **changes)
     if failing:
         # the DSP's check G(i) would refuse a certificate whose CA is not the one it knows:
-        # tell the DCC about the unknown CA so the probe reaches the device
+        # tell the DCC about the unknown CA for this probe only, so it reaches the device
         rig.dcc.ca_certificates.append(rig.pki.unknown_ca.certificate)
-    accepted = rig.dcc.submit_623(request, rig.transport)
+    try:
+        accepted = rig.dcc.submit_623(request, rig.transport)
+    finally:
+        if failing:
+            rig.dcc.ca_certificates.remove(rig.pki.unknown_ca.certificate)
     rig.evidence.check("6.23 status at receipt", accepted.status, ServiceStatus.ACCEPTED)
     steps.pass_time(rig, when)
     final = rig.dcc.collect_execution_alert(accepted, rig.transport, steps.alert_deadline(rig))
@@ -185,7 +190,7 @@ def _bad_mac(rig, frame):
 def _wrong_recipient(rig, frame):
     other = bytes.fromhex("7E570D00000000FF")
     message = decode(frame)
-    signer = steps._party_name(rig, message.originator_id)
+    signer = steps.party_name(rig, message.originator_id)
     return steps.seal_command(rig, replace(message, recipient_id=other, signature=None, layout=None), signer)
 
 

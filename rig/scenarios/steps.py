@@ -14,11 +14,10 @@ from dataclasses import replace
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from firmware_emu.alerts import alert_code_of
+from firmware_emu.alerts import message_alert_code
 from rig.crypto import Usage, seal
 from rig.dcc.tables import CredentialStatus
 from rig.gbcs import (
-    Cs02bAlert,
     KeyUsage,
     Message,
     RemotePartyRole,
@@ -57,11 +56,11 @@ def cos_cell_holder(rig: RigSession, *, record: str = "CS02a transitionalCoS cel
         rig.evidence.note(record, StatusCode(details.status).name)
         return None
     holder = details.cells[0].subject_id
-    rig.evidence.note(record, f"{holder.hex().upper()} ({_party_name(rig, holder)})")
+    rig.evidence.note(record, f"{holder.hex().upper()} ({party_name(rig, holder)})")
     return holder
 
 
-def _party_name(rig: RigSession, entity: bytes) -> str:
+def party_name(rig: RigSession, entity: bytes) -> str:
     for label, spec in rig.pki.parties.items():
         if spec.entity_id == entity:
             return label
@@ -70,14 +69,14 @@ def _party_name(rig: RigSession, entity: bytes) -> str:
 
 def expect_cos_holder(rig: RigSession, label: str) -> None:
     holder = cos_cell_holder(rig)
-    rig.evidence.check("transitionalCoS cell holder", _party_name(rig, holder) if holder else None, label)
+    rig.evidence.check("transitionalCoS cell holder", party_name(rig, holder) if holder else None, label)
 
 
 def supplier_cell_holders(rig: RigSession) -> list[str]:
     """The supplier DS/KA/KA-PP cells' holders, read with CS02a from the ACB."""
     reading = rig.dcc.read_trust_anchors(rig.device_id, rig.transport, roles=(RemotePartyRole.SUPPLIER,))
     details = reading.details[0]
-    holders = [_party_name(rig, c.subject_id) for c in details.cells or ()]
+    holders = [party_name(rig, c.subject_id) for c in details.cells or ()]
     rig.evidence.note("CS02a supplier cells", ", ".join(holders))
     return holders
 
@@ -141,7 +140,7 @@ def migration_command(rig: RigSession, *, counter: int | None = None) -> Message
         certification_path=[der(rig.pki.issuing_ca.certificate)], disapply_time_checks=True)
 
 
-def supplier_replacements(rig: RigSession, ds=None, path_ok: bool = True):
+def supplier_replacements(rig: RigSession, ds=None):
     certs = [ds or rig.pki.credential(rig.GAINING, Usage.DS).certificate,
              rig.pki.credential(rig.GAINING, Usage.KA).certificate,
              rig.pki.credential(rig.GAINING, Usage.PP_KA).certificate]
@@ -175,14 +174,7 @@ def cos_request(rig: RigSession, **changes):
 
 
 def alert_codes(messages: list[Message]) -> list[int]:
-    codes = []
-    for message in messages:
-        payload = message.payload
-        code = payload.alert_code if isinstance(payload, Cs02bAlert) else (
-            alert_code_of(payload) if isinstance(payload, (bytes, bytearray)) else None)
-        if code is not None:
-            codes.append(code)
-    return codes
+    return [code for code in map(message_alert_code, messages) if code is not None]
 
 
 def record_exchange(rig: RigSession, exchange: Exchange) -> None:

@@ -15,7 +15,6 @@ request (signal, stdin EOF) is seen within ``tick`` seconds.
 from __future__ import annotations
 
 import contextlib
-import functools
 import importlib
 import os
 import selectors
@@ -27,6 +26,7 @@ from collections import Counter
 from pathlib import Path
 
 from firmware_emu.endpoint import Endpoint
+from rig import pki as rig_pki
 
 from .framing import Framer, make_framer
 from .testing import fleet_entity_id, make_stand_in
@@ -55,20 +55,13 @@ def make_endpoint(device_type: str, pki_dir: str | Path | None = None, fleet: in
             if kind == "provision" or exc.name != "rig.provision":
                 raise
         else:
-            pki = _load_pki(Path(pki_dir)) if pki_dir is not None else None
+            pki = rig_pki.load(pki_dir) if pki_dir is not None else None  # once per emulate process
             if fleet <= 0:
                 return provision.create_device(device_type, pki=pki)
             devices = [provision.create_device(device_type, pki=pki, entity_id=fleet_entity_id(i))
                        for i in range(fleet)]
             return provision.create_hub(devices, pki=pki)
     return make_stand_in(device_type, pki_dir, fleet)
-
-
-@functools.cache
-def _load_pki(pki_dir: Path):
-    from rig import pki
-
-    return pki.load(pki_dir)
 
 
 def endpoint_description(endpoint: Endpoint) -> str:

@@ -30,7 +30,7 @@ from rig.crypto import KeyStore, KeyStoreError, Usage, seal, verify_signature
 from rig.gbcs import CraFlag, Cs02bResponse, GbcsDecodeError, Message, decode
 from rig.gbcs.registry import schema_for
 from rig.gbcs.tables import MODE_MESSAGE_CODE
-from rig.provision import fixture_pki_dir
+from rig.provision import fixture_pki_dir, load_pki
 
 #: the project's generated test PKI (``fixtures/pki`` in a checkout, a generated copy otherwise)
 DEFAULT_PKI_DIR = fixture_pki_dir()
@@ -54,13 +54,6 @@ def manifest_device_id(pki_dir: Path, device_type: str) -> bytes:
     raise KeyStoreError(f"no {device_type} device in {pki_dir / 'pki.toml'}")
 
 
-@cache
-def _pki(pki_dir: Path):
-    from rig import pki
-
-    return pki.load(pki_dir)
-
-
 def device_signing_key(pki_dir: Path, device_id: bytes) -> ec.EllipticCurvePrivateKey:
     """The DS key of a device: from the key store when listed there, else derived for a fleet member."""
     keystore = keystore_for(pki_dir)
@@ -68,7 +61,7 @@ def device_signing_key(pki_dir: Path, device_id: bytes) -> ec.EllipticCurvePriva
         return keystore.private_key(device_id, Usage.DS)
     from rig.pki import device_credential
 
-    loaded = _pki(pki_dir)
+    loaded = load_pki(pki_dir)
     return device_credential(loaded.seed, loaded.device_ca, device_id, Usage.DS).private_key
 
 
