@@ -20,7 +20,7 @@ from typing import Any
 from rig.crypto.keystore import KeyStore
 
 from .attribution import ATTRIBUTION_CSS, Attribution, render_attribution
-from .frames import FrameEvidence, frame_evidence
+from .frames import NO_KEY_STORE, NOT_CHECKED, FrameEvidence, frame_evidence
 from .model import MIGRATABLE, NOT_MIGRATABLE, ModelResult, by_model
 from .svg import sequence_diagram
 
@@ -101,8 +101,9 @@ def _checks_html(evidence: FrameEvidence) -> str:
     for name, (verdict, detail) in evidence.checks.items():
         css = verdict.replace(" ", "-")
         title = f" title='{escape(detail, quote=True)}'" if detail else ""
+        inline = detail and verdict not in ("VALID", NOT_CHECKED)  # "not checked" is explained once per page
         parts.append(f"<span class='check {escape(css)}'{title}>{escape(name)}: {escape(verdict)}"
-                     f"{f' ({escape(detail)})' if detail and verdict != 'VALID' else ''}</span>")
+                     f"{f' ({escape(detail)})' if inline else ''}</span>")
     return "".join(parts)
 
 
@@ -196,6 +197,8 @@ def render_model(result: ModelResult, *, title: str = "GBCS CS02b migration proo
                                            for k, v in meta.items() if v) + "</table>",
            f"<p class='verdict {verdict_class}'>{escape(result.verdict)}: {escape(result.verdict_reason)}</p>",
            _attribution_html(attribution, result.rigs)]
+    if keystore is None:
+        out.append(f"<p class='integrity'>Frame signatures and MACs: {NOT_CHECKED} ({NO_KEY_STORE}).</p>")
     if integrity:
         out.append(f"<p class='integrity'>Report folder seal (manifest.json): {escape(integrity)}. "
                    "Check it with <code>gbcs-rig report verify DIR</code>.</p>")
