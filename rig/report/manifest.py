@@ -216,6 +216,8 @@ def write_manifest(report_dir: str | Path, signing_key: str | Path | ec.Elliptic
     key = load_signing_key(signing_key) if signing_key is not None else None
     if not folder.is_dir():
         raise ManifestError(f"report folder {folder} does not exist")
+    for name in SEAL_FILES:  # a temporary seal file left by a killed writer is not an artefact
+        (folder / f"{name}.tmp").unlink(missing_ok=True)
     files, others = _walk(folder)
     if others:
         raise ManifestError(f"report folder {folder} holds {others[0]}, which is not a regular file; "
