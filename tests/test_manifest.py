@@ -219,3 +219,20 @@ def test_cli_verify_bad_input_is_one_line_without_traceback(tmp_path, keys, caps
     assert "Traceback" not in text
     assert "does not exist" in text and "never sealed" in text and "not valid JSON" in text
     assert "absent.pem" in text
+
+
+def test_the_signer_can_be_pinned_by_certificate_or_key_file(tmp_path, fixture_pki, keys):
+    """A lab signs with a key it holds a certificate for; verify takes the certificate PEM."""
+    credential = fixture_pki.root
+    key_path, cert_path = tmp_path / "root.key", tmp_path / "root.pem"
+    key_path.write_bytes(_pem(credential.private_key))
+    cert_path.write_bytes(credential.certificate.public_bytes(serialization.Encoding.PEM))
+    folder = _report_folder(tmp_path / "report")
+    m.write_manifest(folder, key_path, verdicts=VERDICTS)
+    for pin in (cert_path, key_path, credential.private_key.public_key()):
+        result = m.verify(folder, public_key=pin)
+        assert result.ok and result.signer_pinned, pin
+    assert m.describe_signing(key_path).endswith(result.signer_sha256)
+    assert not m.verify(folder, public_key=keys["other_pub"]).ok
+    with pytest.raises(m.SigningKeyError):
+        m.verify(folder, public_key=tmp_path / "report" / "junit.xml")  # not a key at all

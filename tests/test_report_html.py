@@ -16,7 +16,11 @@ from rig.report.attribution import TEST_PKI_WARNING, attribution_of, render_attr
 from rig.report.frames import describe_certificate, frame_evidence
 
 from .emu_helpers import new_device
-from .vectors import needs_rtds, read_hex, rtds_files
+from .vectors import FIXTURE_SAMPLES, needs_rtds, read_hex, rtds_files
+
+
+def read_hex_sample(name: str) -> str:
+    return (FIXTURE_SAMPLES / f"{name}.hex").read_text().strip()
 
 
 def _frame(data: bytes, direction: str) -> dict:
@@ -208,3 +212,15 @@ def test_write_reports_carries_keys_attribution_and_seal(tmp_path, exchange, key
     assert TEST_PKI_WARNING.upper() in index and "7E570D00000000A1" in index  # every rig on the index
     assert "signature: VALID" in page and "key SHA-256 12ab" in page and "gbcs-rig report verify" in page
     assert "carries no attribution" in render_model(by_model(records)[0])
+
+
+def test_an_internal_error_explaining_a_frame_is_shown_not_raised(exchange, monkeypatch):
+    from rig.report import frames
+
+    def broken(*_args):
+        raise AttributeError("planted")
+
+    monkeypatch.setattr(frames, "_cs02b_alert", broken)
+    alert = frame_evidence(read_hex_sample("CS02bSupplierByTransCoS_8F66_FUTURE_DATED_SUCCESS_ALERT"))
+    assert "internal error explaining this frame (AttributeError: planted)" in alert.error
+    assert alert.rows  # what was decoded before the fault is still shown

@@ -106,13 +106,16 @@ def frame_evidence(frame_hex: str, keystore: KeyStore | None = None) -> FrameEvi
         return FrameEvidence(0, error=f"not hex: {str(frame_hex)[:40]!r}")
     evidence = FrameEvidence(len(data))
     try:
-        message, annotated = annotate(data, describe_certificate)
+        _explain(data, keystore, evidence)
     except GbcsDecodeError as err:
         evidence.error = f"decode error: {err}"
-        return evidence
-    except Exception as err:  # a decoder bug must not cost the whole proof report
-        evidence.error = f"internal decoder error ({type(err).__name__}: {err}); please report it"
-        return evidence
+    except Exception as err:  # a bug here must not cost the whole proof report: say so in the page
+        evidence.error = f"internal error explaining this frame ({type(err).__name__}: {err}); please report it"
+    return evidence
+
+
+def _explain(data: bytes, keystore: KeyStore | None, evidence: FrameEvidence) -> None:
+    message, annotated = annotate(data, describe_certificate)
     evidence.headline = (f"{message.cra_flag.name} 0x{message.message_code:04X} {message_code_label(message.message_code)}: "
                          f"{message.originator_id.hex().upper()} -> {message.recipient_id.hex().upper()}, "
                          f"counter {message.originator_counter}, {len(data)} bytes")
@@ -123,4 +126,3 @@ def frame_evidence(frame_hex: str, keystore: KeyStore | None = None) -> FrameEvi
         elif message.message_code in GENERIC_ALERT_CODES and isinstance(message.payload, (bytes, bytearray)):
             _generic_alert_rows(message, evidence.rows, evidence)
     evidence.checks = _checks(data, message, keystore)
-    return evidence
