@@ -182,9 +182,11 @@ def test_malformed_manifests_are_manifest_errors(tmp_path):
 def test_cli_verify_ok_and_tampered(tmp_path, keys, capsys):
     folder = _report_folder(tmp_path / "report")
     m.write_manifest(folder, keys["signer"], verdicts=VERDICTS)
-    assert main(["report", "verify", str(folder), "--key", str(keys["signer_pub"])]) == 0
+    assert main(["report", "verify", str(folder), "--key", str(keys["signer_pub"]), "-v"]) == 0
     out = capsys.readouterr().out
-    assert "OK      junit.xml" in out and "VERIFIED" in out and "MIGRATABLE: all 2 required" in out
+    count = len(m.verify(folder).files)
+    assert "OK      junit.xml" in out and f"OK      {count} of {count} sealed file(s) unchanged" in out
+    assert "FAILED" not in out and "VERIFIED" in out and "MIGRATABLE: all 2 required" in out
     assert "the key given with --key" in out
     assert main(["report", "verify", str(folder), "--key", str(keys["other_pub"])]) == 1
     assert "signed by another key" in capsys.readouterr().out
@@ -193,6 +195,7 @@ def test_cli_verify_ok_and_tampered(tmp_path, keys, capsys):
     assert main(["report", "verify", str(folder)]) == 1
     out = capsys.readouterr().out
     assert "FAILED  edited: index.html" in out and out.rstrip().endswith("NOT VERIFIED")
+    assert f"OK      {count - 1} of {count} sealed file(s) unchanged" in out and "OK      junit.xml" not in out
     assert "NOT protected" in out
 
 

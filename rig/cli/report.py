@@ -40,6 +40,7 @@ def add_parser(subparsers) -> None:
     verify_parser.add_argument("directory", metavar="DIR")
     verify_parser.add_argument("--key", metavar="PEM",
                                help="the signer's certificate or public key: the manifest must be signed by it")
+    verify_parser.add_argument("-v", "--verbose", action="store_true", help="one OK line per intact file too")
     verify_parser.set_defaults(func=run_verify)
 
 
@@ -71,12 +72,13 @@ def run_verify(args: argparse.Namespace) -> int:
         print("NOT VERIFIED")
         return NOT_VERIFIED
     print(f"manifest: {folder / manifest_module.MANIFEST_NAME}, {len(result.files)} file(s), sealed {result.created}")
-    for name in result.files:
-        problem = result.problem_for(name)
-        print(f"FAILED  {problem}" if problem is not None else f"OK      {name}")
+    intact = [name for name in result.files if result.problem_for(name) is None]
+    if args.verbose:
+        for name in intact:
+            print(f"OK      {name}")
+    print(f"OK      {len(intact)} of {len(result.files)} sealed file(s) unchanged")
     for problem in result.problems:
-        if problem.path not in result.files:
-            print(f"FAILED  {problem}")
+        print(f"FAILED  {problem}")
     if result.signed and not any(p.kind == "signature" for p in result.problems):
         pinned = "the key given with --key" if result.signer_pinned else \
             "not pinned: pass --key with the signer's certificate to check who signed"
