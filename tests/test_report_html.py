@@ -214,6 +214,11 @@ def test_write_reports_carries_keys_attribution_and_seal(tmp_path, exchange, key
     assert "carries no attribution" in render_model(by_model(records)[0])
 
 
+def test_a_pki_serves_as_the_key_store(exchange, fixture_pki):
+    page = _page([_record([_frame(exchange["command"], "tx")])], keystore=fixture_pki)
+    assert "signature: VALID" in page and "MAC: VALID" in page
+
+
 def test_an_internal_error_explaining_a_frame_is_shown_not_raised(exchange, monkeypatch):
     from rig.report import frames
 

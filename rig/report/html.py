@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rig.crypto.keystore import KeyStore
+from rig.pki import Pki, keystore_of
 
 from .attribution import ATTRIBUTION_CSS, Attribution, render_attribution
 from .frames import NO_KEY_STORE, NOT_CHECKED, FrameEvidence, frame_evidence
@@ -176,12 +177,15 @@ def _attribution_html(attribution: Attribution | None, rigs: set[str] | None) ->
 
 
 def render_model(result: ModelResult, *, title: str = "GBCS CS02b migration proof", run: dict[str, Any] | None = None,
-                 keystore: KeyStore | None = None, attribution: Attribution | None = None,
+                 keystore: KeyStore | Pki | None = None, attribution: Attribution | None = None,
                  integrity: str | None = None) -> str:
-    """One model's page. ``keystore`` checks each frame's signature and MAC (else "not checked");
+    """One model's page. ``keystore`` (a key store, or a PKI whose parties and devices make one)
+    checks each frame's signature and MAC (else "not checked");
     ``attribution`` (``rig.report.attribution.attribution_of(journal records)``) heads the page;
     ``integrity`` is the seal the folder will get (``rig.report.manifest.describe_signing``)."""
     run = run or {}
+    if isinstance(keystore, Pki):
+        keystore = keystore_of(keystore)
     verdict_class = result.verdict.replace(" ", "-")
     generated = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     meta = {
@@ -233,7 +237,7 @@ def render_model(result: ModelResult, *, title: str = "GBCS CS02b migration proo
 
 
 def write_reports(records: list[dict[str, Any]], directory: str | Path, run: dict[str, Any] | None = None, *,
-                  keystore: KeyStore | None = None, attribution: Attribution | None = None,
+                  keystore: KeyStore | Pki | None = None, attribution: Attribution | None = None,
                   integrity: str | None = None) -> list[Path]:
     """One HTML file per device model, plus ``index.html`` linking them with their verdicts.
 
@@ -241,6 +245,8 @@ def write_reports(records: list[dict[str, Any]], directory: str | Path, run: dic
     every rig and the test-PKI banner too."""
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
+    if isinstance(keystore, Pki):
+        keystore = keystore_of(keystore)  # once, not once per page
     paths, rows = [], []
     for result in by_model(records):
         path = folder / f"proof-{_slug(result.key)}.html"
