@@ -186,7 +186,8 @@ def test_attribution_header_and_test_pki_banner(exchange):
                {"type": "end", "exit_status": 0, "complete": True, "ended": "2026-12-01T20:05:00Z"}]
     attribution = attribution_of(journal)
     page = _page([_record([_frame(exchange["command"], "tx")])], attribution=attribution)
-    assert TEST_PKI_WARNING.upper() in page and "class='test-pki'" in page
+    assert page.count(TEST_PKI_WARNING.upper()) == 1 and "class='test-pki'" in page
+    assert page.index("class='test-pki'") < page.index("class='verdict")  # above the verdict it qualifies
     for text in ("7E570D00000000A0", "HARDWARE", "aa" * 32, "bb" * 32, "abc1234", "cat-9f8e", "0.1.0",
                  "device=/dev/ttyUSB3, ID_SERIAL=FTDI_X", "kind=serial, port=auto", "complete (exit status 0)"):
         assert escape(text) in page, text
@@ -209,7 +210,7 @@ def test_write_reports_carries_keys_attribution_and_seal(tmp_path, exchange, key
     paths = write_reports(records, tmp_path, keystore=keystore, attribution=attribution_of([_session(True)]),
                           integrity="signed: ECDSA P-256 SHA-256, key SHA-256 12ab")
     index, page = (p.read_text() for p in paths)
-    assert TEST_PKI_WARNING.upper() in index and "7E570D00000000A1" in index  # every rig on the index
+    assert index.count(TEST_PKI_WARNING.upper()) == 1 and "7E570D00000000A1" in index  # every rig on the index
     assert "signature: VALID" in page and "key SHA-256 12ab" in page and "gbcs-rig report verify" in page
     assert "carries no attribution" in render_model(by_model(records)[0])
 

@@ -100,16 +100,23 @@ def render_end(end: dict[str, Any] | None) -> str:
     return f"{when}, <span class='interrupted'>INTERRUPTED: not every scenario ran</span> (exit status {status})"
 
 
+def test_pki_banner(attribution: dict[str, Any], rigs: Iterable[str] | None = None) -> str:
+    """The warning shown above the verdict when any of ``rigs`` used the published test PKI; ''."""
+    if not uses_test_pki(attribution, rigs):
+        return ""
+    return (f"<p class='test-pki' role='alert'>&#9888; {escape(TEST_PKI_WARNING).upper()}: the device and "
+            "the rig were provisioned with gbcs-rig's own published keys. This report shows behaviour, "
+            "not conformance on a lab's credentials.</p>")
+
+
 def render_attribution(attribution: dict[str, Any], *, resolved: dict[str, Any] | None = None,
-                       end: dict[str, Any] | None = None, rigs: Iterable[str] | None = None) -> str:
-    """The header (HTML fragment): the test-PKI banner when it applies, the run, then one block per
-    rig (``rigs`` limits it to a model's rigs). ``resolved`` overrides a rig's resolved transport."""
+                       end: dict[str, Any] | None = None, rigs: Iterable[str] | None = None,
+                       banner: bool = True) -> str:
+    """The header (HTML fragment): the test-PKI banner when it applies (unless ``banner`` is False,
+    for a page that shows it elsewhere), the run, then one block per rig (``rigs`` limits it to a
+    model's rigs). ``resolved`` overrides a rig's resolved transport."""
     resolved = resolved or {}
-    out = []
-    if uses_test_pki(attribution, rigs):
-        out.append(f"<p class='test-pki' role='alert'>&#9888; {escape(TEST_PKI_WARNING).upper()}: the device and "
-                   "the rig were provisioned with gbcs-rig's own published keys. This report shows behaviour, "
-                   "not conformance on a lab's credentials.</p>")
+    out = [test_pki_banner(attribution, rigs)] if banner else []
     rows = [(label, _text(attribution.get(key))) for key, label in _RUN_FIELDS]
     table = "".join(f"<tr><td>{escape(label)}</td><td>{escape(value)}</td></tr>" for label, value in rows)
     table += f"<tr><td>ended</td><td>{render_end(end)}</td></tr>"

@@ -20,7 +20,7 @@ from typing import Any
 from rig.crypto.keystore import KeyStore
 from rig.pki import Pki, keystore_of
 
-from .attribution import ATTRIBUTION_CSS, Attribution, render_attribution
+from .attribution import ATTRIBUTION_CSS, Attribution, render_attribution, test_pki_banner
 from .frames import NO_KEY_STORE, NOT_CHECKED, FrameEvidence, frame_evidence
 from .model import MIGRATABLE, NOT_MIGRATABLE, ModelResult, by_model
 from .svg import sequence_diagram
@@ -39,14 +39,14 @@ details{margin:.3em 0}summary{cursor:pointer}.tree{font-family:monospace;font-si
 .tree td{border:none;border-bottom:1px solid #eee;padding:1px 6px}.tree .raw{color:#666;white-space:nowrap}
 .check{display:inline-block;margin-right:1em;font-size:.85em}.VALID{color:#171}.INVALID{color:#b11;font-weight:bold}
 .not-checked,.NO-KEY,.ABSENT{color:#777}.alert{font-weight:bold;color:#640}.decode-error{color:#b11}
-.link-events td.nonzero{color:#b11;font-weight:bold}.integrity{font-size:.9em;color:#444}
+.link-events td.nonzero{color:#b11;font-weight:bold}.note{font-size:.9em;color:#444}
 @media print{
 body{margin:0;max-width:none;font-size:10pt;color:#000}a{color:inherit;text-decoration:none}
 th,pre,.verdict,.MIGRATABLE,.NOT-MIGRATABLE,.NOT-PROVEN,.test-pki{background:none!important}
-details>*{display:block}details summary{list-style:none}details[open]>summary,summary{font-weight:bold}
+details>*{display:block}summary{list-style:none;font-weight:bold}
 details::details-content{content-visibility:visible;display:block}
 svg{max-width:100%;height:auto}h2,h3,h4{break-after:avoid}tr,.verdict,.test-pki{break-inside:avoid}
-h3{break-before:auto;border-top:1px solid #999;padding-top:.5em}.nav{display:none}
+h3{border-top:1px solid #999;padding-top:.5em}
 @page{margin:14mm}
 }
 """
@@ -169,11 +169,16 @@ def link_events(record: dict[str, Any]) -> str:
     return f"<h4>Link events</h4><table class='link-events'>{''.join(cells)}</table>"
 
 
-def _attribution_html(attribution: Attribution | None, rigs: set[str] | None) -> str:
+def _attribution_html(attribution: Attribution | None, rigs: set[str] | None, banner: bool = True) -> str:
     if attribution is None:
-        return ("<p class='integrity'>The journal carries no attribution record (device, rig kind, PKI "
+        return ("<p class='note'>The journal carries no attribution record (device, rig kind, PKI "
                 "fingerprints); this proof does not say what it was measured on.</p>")
-    return render_attribution(attribution.session, resolved=attribution.resolved, end=attribution.end, rigs=rigs)
+    return render_attribution(attribution.session, resolved=attribution.resolved, end=attribution.end, rigs=rigs,
+                              banner=banner)
+
+
+def _banner_html(attribution: Attribution | None, rigs: set[str] | None) -> str:
+    return test_pki_banner(attribution.session, rigs) if attribution is not None else ""
 
 
 def render_model(result: ModelResult, *, title: str = "GBCS CS02b migration proof", run: dict[str, Any] | None = None,
@@ -199,12 +204,13 @@ def render_model(result: ModelResult, *, title: str = "GBCS CS02b migration proo
            f"<h1>{escape(title)}</h1>",
            "<table class='meta'>" + "".join(f"<tr><td>{escape(k)}</td><td>{escape(str(v))}</td></tr>"
                                            for k, v in meta.items() if v) + "</table>",
+           _banner_html(attribution, result.rigs),  # above the verdict it qualifies
            f"<p class='verdict {verdict_class}'>{escape(result.verdict)}: {escape(result.verdict_reason)}</p>",
-           _attribution_html(attribution, result.rigs)]
+           _attribution_html(attribution, result.rigs, banner=False)]
     if keystore is None:
-        out.append(f"<p class='integrity'>Frame signatures and MACs: {NOT_CHECKED} ({NO_KEY_STORE}).</p>")
+        out.append(f"<p class='note'>Frame signatures and MACs: {NOT_CHECKED} ({NO_KEY_STORE}).</p>")
     if integrity:
-        out.append(f"<p class='integrity'>Report folder seal (manifest.json): {escape(integrity)}. "
+        out.append(f"<p class='note'>Report folder seal (manifest.json): {escape(integrity)}. "
                    "Check it with <code>gbcs-rig report verify DIR</code>.</p>")
     counts = ", ".join(f"{n} {k}" for k, n in sorted(result.counts().items()))
     out.append(f"<h2>Scenarios</h2><p>{escape(counts)}</p><table><tr><th>scenario</th><th>rig</th><th>required</th>"
@@ -259,8 +265,9 @@ def write_reports(records: list[dict[str, Any]], directory: str | Path, run: dic
                     f"<td class='{css}'>{escape(result.verdict)}</td><td>{escape(result.verdict_reason)}</td></tr>")
     index = folder / "index.html"
     index.write_text(f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>gbcs-rig proof reports</title>"
-                     f"<style>{_CSS}{ATTRIBUTION_CSS}</style></head><body><h1>gbcs-rig migration proof</h1><table><tr><th>model</th>"
+                     f"<style>{_CSS}{ATTRIBUTION_CSS}</style></head><body><h1>gbcs-rig migration proof</h1>"
+                     f"{_banner_html(attribution, None)}<table><tr><th>model</th>"
                      f"<th>device types</th><th>verdict</th><th>why</th></tr>{''.join(rows)}</table>"
-                     f"{_attribution_html(attribution, None)}</body></html>",
+                     f"{_attribution_html(attribution, None, banner=False)}</body></html>",
                      encoding="utf-8")
     return [index, *paths]
