@@ -1,9 +1,12 @@
 """The migration proof report: one self-contained HTML page per device model.
 
-For each model: the verdict (migratable or not, naming the failing scenario), a table of the
-scenarios with outcome, codes and timings against the target response time, and for each
-scenario its evidence, the decoded frames exchanged and a sequence diagram (inline SVG).
-Everything is inline (CSS, SVG); the page can be mailed or archived on its own.
+For each model: the attribution header (device, rig, PKI, software, run), the verdict
+(migratable or not, naming the failing scenario), a table of the scenarios with outcome, codes
+and timings against the target response time, and for each scenario its evidence, the link
+events, the frames exchanged (each opens to the decoded tree ``gbcs-rig decode`` prints, with
+signature and MAC verdicts and the alert decoded) and a sequence diagram (inline SVG).
+Everything is inline (CSS, SVG, one line of script that opens every frame before printing);
+the page can be mailed, printed or archived on its own.
 """
 
 from __future__ import annotations
@@ -14,6 +17,11 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from rig.crypto.keystore import KeyStore
+from rig.pki import Pki, keystore_of
+
+from .attribution import ATTRIBUTION_CSS, Attribution, render_attribution, test_pki_banner
+from .frames import NO_KEY_STORE, NOT_CHECKED, FrameEvidence, frame_evidence
 from .model import MIGRATABLE, NOT_MIGRATABLE, ModelResult, by_model
 from .svg import sequence_diagram
 
@@ -27,8 +35,34 @@ table{border-collapse:collapse;width:100%;font-size:.9em}td,th{border:1px solid 
 vertical-align:top}th{background:#f2f2f2}.passed{color:#171}.failed,.error{color:#b11;font-weight:bold}
 .skipped{color:#a70}code,pre{font-family:monospace;font-size:.85em}pre{white-space:pre-wrap;word-break:break-all;
 background:#f7f7f7;padding:.5em}.ok{color:#171}.bad{color:#b11}.meta td{border:none;padding:1px 8px 1px 0}
-details{margin:.3em 0}
+details{margin:.3em 0}summary{cursor:pointer}.tree{font-family:monospace;font-size:.8em;margin:.3em 0}
+.tree td{border:none;border-bottom:1px solid #eee;padding:1px 6px}.tree .raw{color:#666;white-space:nowrap}
+.check{display:inline-block;margin-right:1em;font-size:.85em}.VALID{color:#171}.INVALID{color:#b11;font-weight:bold}
+.not-checked,.NO-KEY,.ABSENT{color:#777}.alert{font-weight:bold;color:#640}.decode-error{color:#b11}
+.link-events td.nonzero{color:#b11;font-weight:bold}.note{font-size:.9em;color:#444}
+@media print{
+body{margin:0;max-width:none;font-size:10pt;color:#000}a{color:inherit;text-decoration:none}
+th,pre,.verdict,.MIGRATABLE,.NOT-MIGRATABLE,.NOT-PROVEN,.test-pki{background:none!important}
+details>*{display:block}summary{list-style:none;font-weight:bold}
+details::details-content{content-visibility:visible;display:block}
+svg{max-width:100%;height:auto}h2,h3,h4{break-after:avoid}tr,.verdict,.test-pki{break-inside:avoid}
+h3{border-top:1px solid #999;padding-top:.5em}
+@page{margin:14mm}
+}
 """
+#: opens every frame's decoded tree before printing (browsers print closed <details> closed)
+_PRINT_SCRIPT = ("<script id='open-frames-for-print'>window.addEventListener('beforeprint',function(){"
+                 "document.querySelectorAll('details').forEach(function(d){d.open=true})})</script>")
+
+#: link-level event counters (``link_events`` of a journal record) and how the report names them
+LINK_EVENT_LABELS = {
+    "frames": "frames", "framing_errors": "framing errors", "crc_errors": "CRC failures",
+    "resyncs": "resynchronisations", "discarded_bytes": "bytes discarded", "reconnects": "reconnects",
+    "timeouts": "timeouts", "injected_faults": "injected faults", "dropped": "frames dropped",
+    "corrupted": "frames corrupted",
+}
+#: counters that are just traffic, not trouble (not highlighted when non-zero)
+_TRAFFIC = {"frames"}
 
 
 def _slug(text: str) -> str:
@@ -63,7 +97,52 @@ def _evidence(record: dict[str, Any]) -> str:
     return "<ul>" + "".join(rows) + "</ul>" if rows else "<p>No evidence recorded.</p>"
 
 
-def _frames(record: dict[str, Any]) -> str:
+def _checks_html(evidence: FrameEvidence) -> str:
+    parts = []
+    for name, (verdict, detail) in evidence.checks.items():
+        css = verdict.replace(" ", "-")
+        title = f" title='{escape(detail, quote=True)}'" if detail else ""
+        inline = detail and verdict not in ("VALID", NOT_CHECKED)  # "not checked" is explained once per page
+        parts.append(f"<span class='check {escape(css)}'{title}>{escape(name)}: {escape(verdict)}"
+                     f"{f' ({escape(detail)})' if inline else ''}</span>")
+    return "".join(parts)
+
+
+def _tree_html(evidence: FrameEvidence) -> str:
+    rows = []
+    for row in evidence.rows:
+        raw = row.raw.hex(" ").upper()
+        if len(row.raw) > 12:
+            raw = row.raw[:12].hex(" ").upper() + f" ..({len(row.raw)})"
+        indent = "&nbsp;&nbsp;" * row.depth
+        meaning = f" [{escape(row.meaning)}]" if row.meaning else ""
+        rows.append(f"<tr><td>{row.offset}</td><td class='raw'>{escape(raw)}</td><td>{indent}{escape(row.name)}</td>"
+                    f"<td>{escape(row.value)}{meaning}</td></tr>")
+    return ("<table class='tree'><tr><th>offset</th><th>bytes</th><th>field</th><th>value</th></tr>"
+            + "".join(rows) + "</table>")
+
+
+def _frame_cell(frame: dict[str, Any], keystore: KeyStore | None) -> str:
+    evidence = frame_evidence(str(frame.get("hex", "")), keystore)
+    parts = [escape(str(frame.get("summary", "")) or evidence.headline)]
+    if evidence.alert:
+        parts.append(f"<div class='alert'>alert: {escape(evidence.alert)}</div>")
+    if evidence.checks:
+        parts.append(f"<div>{_checks_html(evidence)}</div>")
+    inner = []
+    if evidence.headline:
+        inner.append(f"<p>{escape(evidence.headline)}</p>")
+    if evidence.error:
+        inner.append(f"<p class='decode-error'>{escape(evidence.error)}</p>")
+    if evidence.rows:
+        inner.append(_tree_html(evidence))
+    inner.append(f"<pre>{escape(str(frame.get('hex', '')))}</pre>")
+    label = "decoded tree" if evidence.rows else "undecodable" if evidence.error else "frame"
+    parts.append(f"<details><summary>{label}, {evidence.size} bytes</summary>{''.join(inner)}</details>")
+    return "".join(parts)
+
+
+def _frames(record: dict[str, Any], keystore: KeyStore | None = None) -> str:
     frames = record.get("frames", [])
     if not frames:
         return "<p>No frames exchanged.</p>"
@@ -71,14 +150,47 @@ def _frames(record: dict[str, Any]) -> str:
     for frame in frames:
         arrow = "rig &rarr; device" if frame.get("direction") == "tx" else "device &rarr; rig"
         rows.append(f"<tr><td>{escape(str(frame.get('time', '')))}</td><td>{arrow}</td>"
-                    f"<td>{escape(str(frame.get('summary', '')))}"
-                    f"<details><summary>{len(frame.get('hex', '')) // 2} bytes</summary><pre>"
-                    f"{escape(frame.get('hex', ''))}</pre></details></td></tr>")
+                    f"<td>{_frame_cell(frame, keystore)}</td></tr>")
     return "<table><tr><th>time</th><th>direction</th><th>decoded</th></tr>" + "".join(rows) + "</table>"
 
 
-def render_model(result: ModelResult, *, title: str = "GBCS CS02b migration proof", run: dict[str, Any] | None = None) -> str:
+def link_events(record: dict[str, Any]) -> str:
+    """The link-level counters of one scenario (framing errors, CRC failures, reconnects,
+    injected faults ...), when the journal record carries them; '' when it does not."""
+    events = record.get("link_events")
+    if not isinstance(events, dict) or not events:
+        return ""
+    cells = []
+    for key, value in events.items():
+        label = LINK_EVENT_LABELS.get(str(key), str(key).replace("_", " "))
+        trouble = key not in _TRAFFIC and isinstance(value, (int, float)) and value
+        cells.append(f"<tr><td>{escape(label)}</td><td class='{'nonzero' if trouble else ''}'>"
+                     f"{escape(str(value))}</td></tr>")
+    return f"<h4>Link events</h4><table class='link-events'>{''.join(cells)}</table>"
+
+
+def _attribution_html(attribution: Attribution | None, rigs: set[str] | None, banner: bool = True) -> str:
+    if attribution is None:
+        return ("<p class='note'>The journal carries no attribution record (device, rig kind, PKI "
+                "fingerprints); this proof does not say what it was measured on.</p>")
+    return render_attribution(attribution.session, resolved=attribution.resolved, end=attribution.end, rigs=rigs,
+                              banner=banner)
+
+
+def _banner_html(attribution: Attribution | None, rigs: set[str] | None) -> str:
+    return test_pki_banner(attribution.session, rigs) if attribution is not None else ""
+
+
+def render_model(result: ModelResult, *, title: str = "GBCS CS02b migration proof", run: dict[str, Any] | None = None,
+                 keystore: KeyStore | Pki | None = None, attribution: Attribution | None = None,
+                 integrity: str | None = None) -> str:
+    """One model's page. ``keystore`` (a key store, or a PKI whose parties and devices make one)
+    checks each frame's signature and MAC (else "not checked");
+    ``attribution`` (``rig.report.attribution.attribution_of(journal records)``) heads the page;
+    ``integrity`` is the seal the folder will get (``rig.report.manifest.describe_signing``)."""
     run = run or {}
+    if isinstance(keystore, Pki):
+        keystore = keystore_of(keystore)
     verdict_class = result.verdict.replace(" ", "-")
     generated = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     meta = {
@@ -88,11 +200,18 @@ def render_model(result: ModelResult, *, title: str = "GBCS CS02b migration proo
         "generated": generated,
     }
     out = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}: {escape(result.key)}"
-           f"</title><style>{_CSS}</style></head><body>",
+           f"</title><style>{_CSS}{ATTRIBUTION_CSS}</style>{_PRINT_SCRIPT}</head><body>",
            f"<h1>{escape(title)}</h1>",
            "<table class='meta'>" + "".join(f"<tr><td>{escape(k)}</td><td>{escape(str(v))}</td></tr>"
                                            for k, v in meta.items() if v) + "</table>",
-           f"<p class='verdict {verdict_class}'>{escape(result.verdict)}: {escape(result.verdict_reason)}</p>"]
+           _banner_html(attribution, result.rigs),  # above the verdict it qualifies
+           f"<p class='verdict {verdict_class}'>{escape(result.verdict)}: {escape(result.verdict_reason)}</p>",
+           _attribution_html(attribution, result.rigs, banner=False)]
+    if keystore is None:
+        out.append(f"<p class='note'>Frame signatures and MACs: {NOT_CHECKED} ({NO_KEY_STORE}).</p>")
+    if integrity:
+        out.append(f"<p class='note'>Report folder seal (manifest.json): {escape(integrity)}. "
+                   "Check it with <code>gbcs-rig report verify DIR</code>.</p>")
     counts = ", ".join(f"{n} {k}" for k, n in sorted(result.counts().items()))
     out.append(f"<h2>Scenarios</h2><p>{escape(counts)}</p><table><tr><th>scenario</th><th>rig</th><th>required</th>"
                "<th>outcome</th><th>codes</th><th>response time vs target</th><th>duration</th></tr>")
@@ -113,7 +232,8 @@ def render_model(result: ModelResult, *, title: str = "GBCS CS02b migration proo
         if record.get("reason"):
             out.append(f"<pre>{escape(str(record['reason']))}</pre>")
         out.append("<h4>Evidence</h4>" + _evidence(record))
-        out.append("<h4>Frames</h4>" + _frames(record))
+        out.append(link_events(record))
+        out.append("<h4>Frames</h4>" + _frames(record, keystore))
         out.append(sequence_diagram(record.get("frames", []), right=f"{record.get('device', 'device')} "
                                                                      f"{record.get('device_id', '')}".strip()))
         if record.get("trace"):
@@ -122,14 +242,22 @@ def render_model(result: ModelResult, *, title: str = "GBCS CS02b migration proo
     return "".join(out)
 
 
-def write_reports(records: list[dict[str, Any]], directory: str | Path, run: dict[str, Any] | None = None) -> list[Path]:
-    """One HTML file per device model, plus ``index.html`` linking them with their verdicts."""
+def write_reports(records: list[dict[str, Any]], directory: str | Path, run: dict[str, Any] | None = None, *,
+                  keystore: KeyStore | Pki | None = None, attribution: Attribution | None = None,
+                  integrity: str | None = None) -> list[Path]:
+    """One HTML file per device model, plus ``index.html`` linking them with their verdicts.
+
+    The keyword arguments are those of ``render_model``; the index carries the attribution of
+    every rig and the test-PKI banner too."""
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
+    if isinstance(keystore, Pki):
+        keystore = keystore_of(keystore)  # once, not once per page
     paths, rows = [], []
     for result in by_model(records):
         path = folder / f"proof-{_slug(result.key)}.html"
-        path.write_text(render_model(result, run=run), encoding="utf-8")
+        path.write_text(render_model(result, run=run, keystore=keystore, attribution=attribution, integrity=integrity),
+                        encoding="utf-8")
         paths.append(path)
         css = {MIGRATABLE: "passed", NOT_MIGRATABLE: "failed"}.get(result.verdict, "skipped")
         rows.append(f"<tr><td><a href='{path.name}'>{escape(result.key)}</a></td>"
@@ -137,7 +265,9 @@ def write_reports(records: list[dict[str, Any]], directory: str | Path, run: dic
                     f"<td class='{css}'>{escape(result.verdict)}</td><td>{escape(result.verdict_reason)}</td></tr>")
     index = folder / "index.html"
     index.write_text(f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>gbcs-rig proof reports</title>"
-                     f"<style>{_CSS}</style></head><body><h1>gbcs-rig migration proof</h1><table><tr><th>model</th>"
-                     f"<th>device types</th><th>verdict</th><th>why</th></tr>{''.join(rows)}</table></body></html>",
+                     f"<style>{_CSS}{ATTRIBUTION_CSS}</style></head><body><h1>gbcs-rig migration proof</h1>"
+                     f"{_banner_html(attribution, None)}<table><tr><th>model</th>"
+                     f"<th>device types</th><th>verdict</th><th>why</th></tr>{''.join(rows)}</table>"
+                     f"{_attribution_html(attribution, None, banner=False)}</body></html>",
                      encoding="utf-8")
     return [index, *paths]
