@@ -6,11 +6,17 @@ torn last line (power cut mid-write) is ignored on reading.
 
 Record types:
 
-* ``session``: a run started (config, rigs, host, versions);
+* ``session``: a run started: ``attribution`` (versions, catalogue version, start time, and per
+  rig the device, rig kind, transport and PKI fingerprints), ``expected`` (every scenario and rig
+  pair a complete run concludes, applicable or not) and ``options`` (config, rigs, mode: what
+  ``--resume`` continues with);
+* ``rig``: a rig's transport was opened (``transport_resolved``: the port and its udev
+  properties, the spawned emulator's URL);
 * ``test``: one scenario on one rig finished (outcome, evidence, codes, timings, frames);
 * ``counter``: an anti-replay counter was committed for a remote party and device (resume
   safety is enforced by the inventory; this is the audit trail);
-* ``end``: the run finished (exit status).
+* ``end``: the run finished (``exit_status``, ``complete``: false when interrupted, ``ended``).
+  A journal without one is from a run that was killed.
 """
 
 from __future__ import annotations
@@ -71,9 +77,52 @@ def read(path: str | Path) -> Iterator[dict[str, Any]]:
 
 
 def tests(path: str | Path) -> list[dict[str, Any]]:
-    """The ``test`` records, the last one winning per (scenario, rig)."""
+    """The ``test`` records, the last one winning per (scenario, rig), and for every expected
+    pair no run concluded a ``not-run`` (or declared ``not-applicable``) record in its place."""
+    return with_missing(list(read(path)))
+
+
+def _latest_tests(records: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
     latest: dict[tuple[str, str], dict[str, Any]] = {}
-    for record in read(path):
+    for record in records:
         if record.get("type") == "test":
             latest[(record.get("scenario", record.get("nodeid", "")), record.get("rig", ""))] = record
+    return latest
+
+
+def expected(records: list[dict[str, Any]]) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, dict]]:
+    """The union of the expected sets of every session record, and the attribution of each rig."""
+    pairs: dict[tuple[str, str], dict[str, Any]] = {}
+    rigs: dict[str, dict] = {}
+    for record in records:
+        if record.get("type") != "session":
+            continue
+        for entry in record.get("expected", []) or []:
+            pairs.setdefault((entry.get("scenario", ""), entry.get("rig", "")), entry)
+        for rig_id, info in ((record.get("attribution") or {}).get("rigs") or {}).items():
+            rigs.setdefault(rig_id, info)
+    return pairs, rigs
+
+
+def with_missing(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Test records plus placeholders for the expected pairs none of them concluded."""
+    from rig.report.model import NOT_APPLICABLE, NOT_RUN
+
+    latest = _latest_tests(records)
+    pairs, rigs = expected(records)
+    for key, entry in pairs.items():
+        if key in latest:
+            continue
+        rig = rigs.get(key[1], {})
+        latest[key] = {
+            "type": "test", "scenario": entry.get("scenario"), "rig": entry.get("rig"),
+            "title": entry.get("title", ""), "description": entry.get("description", ""),
+            "kind": entry.get("kind", "device"), "required": entry.get("required", True),
+            "order": entry.get("order", 0),
+            "outcome": NOT_RUN if entry.get("applicable", True) else NOT_APPLICABLE,
+            "reason": "not run in this report's runs" if entry.get("applicable", True) else entry.get("reason", ""),
+            "device": rig.get("device_type"), "manufacturer": rig.get("manufacturer"), "model": rig.get("model"),
+            "firmware": rig.get("firmware"), "device_id": rig.get("eui64"),
+            "transport": (rig.get("transport_configured") or {}).get("kind"), "synthesised": True,
+        }
     return list(latest.values())
