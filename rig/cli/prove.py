@@ -171,11 +171,35 @@ def resume_command(report_dir: Path, records: list[dict], options: dict) -> str:
     return command
 
 
+def _check_config(options: dict) -> str | None:
+    """A configuration error (file and line where there is one), before anything runs."""
+    from rig.config import ConfigError, load_config
+    from rig.harness.credentials import CredentialsError, pki_for
+
+    path = Path(options["config"])
+    if not path.exists():
+        if options["config"] == DEFAULT_CONFIG:
+            return None  # the plugin falls back to its built-in emulated rigs
+        return f"{path}: no such hw_config file"
+    try:
+        config = load_config(path)
+        config.select(ids=options["rigs"] or None)
+        for spec in config.rigs.values():
+            pki_for(spec)
+    except (ConfigError, CredentialsError, LookupError) as err:
+        return str(err)
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     chosen = _options(args)
     if isinstance(chosen, int):
         return chosen
     report_dir, options = chosen
+    problem = _check_config(options)
+    if problem is not None:
+        print(f"configuration error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     report_dir.mkdir(parents=True, exist_ok=True)
     earlier = journal_module.tests(report_dir / journal_module.JOURNAL_NAME)
     done = {(r.get("scenario", ""), r.get("rig", "")) for r in earlier if r.get("outcome") in CONCLUDED}
@@ -208,7 +232,8 @@ def run(args: argparse.Namespace) -> int:
     records = journal_module.tests(report_dir / journal_module.JOURNAL_NAME)
     write_junit(records, report_dir / JUNIT_NAME)
     run_info = {"config": options["config"], "host": os.uname().nodename if hasattr(os, "uname") else "",
-                "version": importlib.metadata.version("gbcs-rig") if _installed() else "source"}
+                "version": importlib.metadata.version("gbcs-rig") if _installed() else "source",
+                **journal_module.run_summary(report_dir / journal_module.JOURNAL_NAME)}
     verdict = overall_verdict(records)
     if verdict == NOT_PROVEN:
         run_info["resume"] = resume_command(report_dir, records, options)

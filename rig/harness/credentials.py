@@ -10,11 +10,15 @@ Two layouts a lab really has are accepted:
   from ``credentials.root_certificate`` / ``issuing_ca`` / ``device_ca`` when given, else from a
   ``ca/`` folder inside the key store (the self-signed one is the root; the CA that issued the
   organisation certificates is the issuing CA, the one that issued device certificates the
-  device CA).
+  device CA). The DCC users' XML-signing certificates (which sign the SRV 6.23 requests the rig
+  plays) are ``xmlsign/<label>.pem`` (and ``.key``) as in the ``pki init`` layout; negative-test
+  certificates, when the lab has them, ``variants/<name>.pem``. Scenarios needing material the
+  key store lacks are inconclusive, naming what is missing.
 
 The project's published test PKI is used only when the rig has no ``credentials`` at all.
-Anything else that cannot be read is a ``CredentialsError`` naming the file (the config loader
-has already checked, at the config's line, that the folder exists and has one of the layouts).
+A path that is missing, unreadable or not a PKI is a ``ConfigError`` naming the config's file and
+line (``rig.config.credentials``); a PKI whose files cannot be parsed is a ``CredentialsError``
+naming the file.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from rig import pki as pki_module
+from rig.config.credentials import check_credentials
 from rig.config.model import Credentials, RigSpec
 from rig.crypto import certs
 from rig.crypto.keystore import KeyStore, KeyStoreError, Usage
@@ -50,7 +55,7 @@ class CredentialsError(ValueError):
 
 
 def has_credentials(credentials: Credentials) -> bool:
-    return any(getattr(credentials, name) is not None for name in credentials.__dataclass_fields__)
+    return bool(credentials.given())
 
 
 def is_keystore(folder: Path) -> bool:
@@ -79,10 +84,8 @@ def pki_for(spec: RigSpec) -> pki_module.Pki:
     credentials = spec.credentials
     if not has_credentials(credentials):
         return default_pki()
-    folder = credentials.pki or credentials.keystore
-    if folder is None:
-        raise CredentialsError(f"rig {spec.id}: credentials give CA certificates but no pki or keystore folder")
-    folder = Path(folder)
+    check_credentials(credentials)  # a ConfigError naming the file and line
+    folder = Path(credentials.pki or credentials.keystore)
     if (folder / "pki.toml").exists():
         try:
             return load_pki(folder)
@@ -138,15 +141,32 @@ def _cas(folder: Path, root: Path | None, issuing: Path | None, device: Path | N
     return roots[0], issuing_c, issuer_of(devices) or issuing_c
 
 
-def _labels(folder: Path, parties: dict[RemotePartyRole, list[bytes]]) -> dict[str, bytes]:
+def _mapping(folder: Path) -> tuple[dict[str, bytes], dict[str, tuple[str, bytes]]]:
+    """``parties.toml``: ``[parties] label = "<EUI-64>"`` where a role is ambiguous, and (for a
+    comms hub emulated on the key store) ``[devices] label = { type = "CHF", entity_id = "..." }``,
+    the shape ``pki.toml`` uses; device certificates do not say their device type."""
     mapping_file = folder / PARTIES_FILE
-    named: dict[str, bytes] = {}
-    if mapping_file.exists():
-        try:
-            table = tomllib.loads(mapping_file.read_text()).get("parties", {})
-            named = {label: bytes.fromhex(str(eui).replace(":", "")) for label, eui in table.items()}
-        except (OSError, ValueError, tomllib.TOMLDecodeError) as err:
-            raise CredentialsError(f"{mapping_file}: {err}") from None
+    if not mapping_file.exists():
+        return {}, {}
+    try:
+        table = tomllib.loads(mapping_file.read_text())
+        parties = {label: _eui(eui) for label, eui in table.get("parties", {}).items()}
+        devices = {label: (str(row["type"]).upper(), _eui(row["entity_id"]))
+                   for label, row in table.get("devices", {}).items()}
+    except (OSError, ValueError, KeyError, TypeError, tomllib.TOMLDecodeError) as err:
+        raise CredentialsError(f"{mapping_file}: {err}") from None
+    return parties, devices
+
+
+def _eui(text: object) -> bytes:
+    value = bytes.fromhex(str(text).replace(":", "").replace("-", ""))
+    if len(value) != 8:
+        raise ValueError(f"{text!r} is not an EUI-64")
+    return value
+
+
+def _labels(folder: Path, parties: dict[RemotePartyRole, list[bytes]], named: dict[str, bytes]) -> dict[str, bytes]:
+    mapping_file = folder / PARTIES_FILE
     labels = dict(named)
     for role, entities in parties.items():
         wanted = ROLE_LABELS.get(role, ())
@@ -186,7 +206,12 @@ def keystore_pki(folder: Path, root: Path | None = None, issuing: Path | None = 
         raise CredentialsError(f"{folder}: a key store file cannot be read: {err}") from None
     root_c, issuing_c, device_c = _cas(folder, root, issuing, device, store, organisations, devices)
     pki = pki_module.Pki(f"keystore:{folder}", root_c, issuing_c, device_c)
-    labels = _labels(folder, parties)
+    named, named_devices = _mapping(folder)
+    labels = _labels(folder, parties, named)
+    pki.devices.update(named_devices)
+    for sub, into in (("xmlsign", pki.xml_signing), ("variants", pki.variants)):
+        for pem in sorted((folder / sub).glob("*.pem")) if (folder / sub).is_dir() else ():
+            into[pem.stem] = _credential(pem)
     for entry in organisations + devices:
         private = store.private_key(entry.entity_id, entry.usage) \
             if store.has_private_key(entry.entity_id, entry.usage) else None

@@ -83,7 +83,7 @@ class RigEnvironment:
 
         try:
             attributed = attribution(self.config, started=now_iso())
-        except CredentialsError as err:
+        except (CredentialsError, ConfigError) as err:
             raise pytest.UsageError(f"rig config error: {err}") from None
         keyword = getattr(self.pytest_config.option, "keyword", "") or ""
         self.journal.append({

@@ -2,7 +2,10 @@
 
 The multi-host pattern: one pytest / ``gbcs-rig prove`` process per host or per rig, each
 writing its own report folder; ``gbcs-rig report merge DIR...`` then joins their journals and
-JUnit files and renders the proof reports over everything.
+renders the proof reports over everything. The verdict is computed over the union: the
+expected sets of every run's session record against the latest result of each (scenario, rig)
+pair in any of them, so what no run concluded is still named as not run. ``junit.xml`` is
+written from the merged journal (one file, agreeing with the verdict).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from pathlib import Path
 
 from . import journal as journal_module
 from .html import write_reports
+from .junit import write_junit
 
 JUNIT_NAME = "junit.xml"
 
@@ -49,5 +53,6 @@ def merge(directories: list[str | Path], output: str | Path) -> list[Path]:
     if merged_journal.exists():
         merged_journal.unlink()
     records = merge_journals([f / journal_module.JOURNAL_NAME for f in folders], merged_journal)
-    merge_junit([f / JUNIT_NAME for f in folders], target / JUNIT_NAME)
-    return write_reports(records, target, run={"config": ", ".join(str(f) for f in folders)})
+    write_junit(records, target / JUNIT_NAME)
+    summary = journal_module.run_summary(merged_journal)
+    return write_reports(records, target, run={"config": ", ".join(str(f) for f in folders), **summary})
