@@ -66,6 +66,6 @@ def cause_of(err: BaseException) -> str:
         return f"emulator did not start: {detail}"
     if isinstance(err, KeyError):
         return f"rig set-up error: the rig's credentials or tables lack {detail}"
-    if isinstance(err, LookupError):
+    if isinstance(err, LookupError) and not isinstance(err, IndexError):
         return f"rig set-up error: {detail}"
     return f"rig error ({type(err).__name__}): {detail}"
