@@ -82,7 +82,8 @@ def _plain(value: Any) -> Any:
 
 
 def transport_configured(spec: RigSpec) -> dict[str, Any]:
-    return {k: v for k, v in _plain(spec.transport).items() if v not in (None, {}, [], ())}
+    fields = {k: v for k, v in _plain(spec.transport).items() if v not in (None, {}, [], ())}
+    return {"kind": str(spec.transport.kind), **fields}
 
 
 def pki_attribution(spec: RigSpec) -> dict[str, Any]:

@@ -91,6 +91,36 @@ def has_cos_cell(rig: RigSession) -> bool:
     return cos_cell_holder(rig, record="CS02a: does the device hold a transitionalCoS cell") is not None
 
 
+# -- answers the rig needs before it can judge -------------------------------------------------------
+
+
+def require_migration_answer(outcome, what: str) -> None:
+    """A migration that drew no answer at all (every attempt timed out or lost the link) shows
+    nothing about the device: inconclusive. A verified answer reporting failure is evidence."""
+    from rig.dcc.tables import AttemptResult
+
+    silent = (AttemptResult.NO_RESPONSE, AttemptResult.LINK_LOST)
+    if not outcome.success and all(a.result in silent for a in outcome.attempts):
+        detail = outcome.attempts[-1].detail if outcome.attempts else outcome.detail
+        raise Inconclusive(f"{what}: no answer from the device ({' '.join(str(detail).split()) or 'no attempt'}); "
+                           f"the link shows no sign of delivery")
+
+
+def require_service_answer(outcome, what: str) -> None:
+    """A 6.23 that drew no answer (or lost the link) shows nothing about the device."""
+    from rig.dcc.outcomes import ServiceStatus
+
+    if outcome.status in (ServiceStatus.NO_RESPONSE, ServiceStatus.LINK_LOST):
+        raise Inconclusive(f"{what}: {outcome.status.value.lower().replace('_', ' ')} from the device; the link "
+                           f"shows no sign of delivery")
+
+
+def require_response(exchange: Exchange, what: str) -> None:
+    if exchange.response is None:
+        raise Inconclusive(f"{what}: no answer from the device within the response timeout; the link shows no "
+                           f"sign of delivery")
+
+
 # -- states -----------------------------------------------------------------------------------------
 
 
@@ -111,6 +141,7 @@ def ensure_state(rig: RigSession, wanted: str) -> None:
         raise Inconclusive("set-up: the device already holds the ECoS trust anchor and cannot be brought back; "
                            "pre-migration scenarios need a TCoS device")
     outcome = rig.dcc.migrate(rig.device_id, rig.transport)
+    require_migration_answer(outcome, "set-up migration")
     rig.evidence.check("set-up migration", outcome.success, True)
 
 
