@@ -19,6 +19,7 @@ import argparse
 import datetime as _dt
 import importlib.metadata
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -113,6 +114,7 @@ class Progress:
         if outcome == FAILED:
             cause = next((line[1:].strip() for line in str(getattr(report, "rig_reason", "")).splitlines()
                           if line.startswith("E ")), "")
+            cause = re.sub(r"^[\w.]*EvidenceError: ", "", cause)
         line = (f"[{done}/{self.total}] {self.current:<52} {outcome.upper():<14} "
                 f"elapsed {time.monotonic() - self.started:6.1f}s  passed {self.counts[PASSED]} "
                 f"failed {self.counts[FAILED]} inconclusive {self.counts[INCONCLUSIVE]} "
@@ -204,9 +206,13 @@ def run(args: argparse.Namespace) -> int:
     earlier = journal_module.tests(report_dir / journal_module.JOURNAL_NAME)
     done = {(r.get("scenario", ""), r.get("rig", "")) for r in earlier if r.get("outcome") in CONCLUDED}
     if args.resume:
-        passed = sum(r.get("outcome") == PASSED for r in earlier if (r.get("scenario"), r.get("rig")) in done)
-        print(f"resuming {report_dir}: {len(done)} scenario result(s) already concluded "
-              f"({passed} passed, {len(done) - passed} failed or not applicable); running the rest")
+        concluded = [r for r in earlier if r.get("outcome") in CONCLUDED and not r.get("synthesised")]
+        passed = sum(r.get("outcome") == PASSED for r in concluded)
+        failed = sum(r.get("outcome") == FAILED for r in concluded)
+        declared = sum(r.get("outcome") == NOT_APPLICABLE for r in earlier) - (len(concluded) - passed - failed)
+        print(f"resuming {report_dir}: {len(concluded)} scenario result(s) already concluded "
+              f"({passed} passed, {failed} failed, {len(concluded) - passed - failed} not applicable), "
+              f"{declared} declared not applicable; running the rest")
     # an ini file of our own, so a project's pytest settings (addopts, testpaths) do not leak in
     ini = report_dir / "pytest.ini"
     ini.write_text("[pytest]\njunit_family = xunit1\n")

@@ -94,31 +94,49 @@ def has_cos_cell(rig: RigSession) -> bool:
 # -- answers the rig needs before it can judge -------------------------------------------------------
 
 
-def require_migration_answer(outcome, what: str) -> None:
-    """A migration that drew no answer at all (every attempt timed out or lost the link) shows
-    nothing about the device: inconclusive. A verified answer reporting failure is evidence."""
+def judge_silence(rig: RigSession, what: str) -> None:
+    """The device gave no answer where GBCS requires one. That is the device's fault only when
+    the command is known to have reached it: an in-process link hands the frame to the device
+    model (delivery certain); over any other link a read-back right after must be answered
+    (delivery inferred from liveness just before and just after). Otherwise the silence shows
+    nothing about the device: inconclusive. Returns when delivery is shown (the caller's checks
+    then fail the scenario); raises ``Inconclusive`` when it is not."""
+    if rig.in_process:
+        rig.evidence.note(f"{what}: delivery", "confirmed: the in-process link hands each frame to the device")
+        return
+    try:
+        cos_cell_holder(rig, record=f"{what}: liveness read-back after no answer")
+    except Inconclusive:
+        raise Inconclusive(f"{what}: no answer from the device, and none to a read-back after it; the link shows "
+                           f"no sign of delivery") from None
+    rig.evidence.note(f"{what}: delivery", "delivery inferred: the device answered read-backs before and after")
+    rig.evidence.delivery = "delivery inferred"
+
+
+def require_migration_answer(rig: RigSession, outcome, what: str) -> None:
+    """A migration whose every attempt drew no answer (or lost the link): see ``judge_silence``."""
     from rig.dcc.tables import AttemptResult
 
     silent = (AttemptResult.NO_RESPONSE, AttemptResult.LINK_LOST)
     if not outcome.success and all(a.result in silent for a in outcome.attempts):
-        detail = outcome.attempts[-1].detail if outcome.attempts else outcome.detail
-        raise Inconclusive(f"{what}: no answer from the device ({' '.join(str(detail).split()) or 'no attempt'}); "
-                           f"the link shows no sign of delivery")
+        if any(a.result is AttemptResult.LINK_LOST for a in outcome.attempts):
+            raise Inconclusive(f"{what}: link lost: {outcome.attempts[-1].detail if outcome.attempts else ''}")
+        judge_silence(rig, what)
 
 
-def require_service_answer(outcome, what: str) -> None:
-    """A 6.23 that drew no answer (or lost the link) shows nothing about the device."""
+def require_service_answer(rig: RigSession, outcome, what: str) -> None:
+    """A 6.23 that drew no answer (or lost the link): see ``judge_silence``."""
     from rig.dcc.outcomes import ServiceStatus
 
-    if outcome.status in (ServiceStatus.NO_RESPONSE, ServiceStatus.LINK_LOST):
-        raise Inconclusive(f"{what}: {outcome.status.value.lower().replace('_', ' ')} from the device; the link "
-                           f"shows no sign of delivery")
+    if outcome.status is ServiceStatus.LINK_LOST:
+        raise Inconclusive(f"{what}: link lost while waiting for the device's response")
+    if outcome.status is ServiceStatus.NO_RESPONSE:
+        judge_silence(rig, what)
 
 
-def require_response(exchange: Exchange, what: str) -> None:
+def require_response(rig: RigSession, exchange: Exchange, what: str) -> None:
     if exchange.response is None:
-        raise Inconclusive(f"{what}: no answer from the device within the response timeout; the link shows no "
-                           f"sign of delivery")
+        judge_silence(rig, what)
 
 
 # -- states -----------------------------------------------------------------------------------------
@@ -141,7 +159,7 @@ def ensure_state(rig: RigSession, wanted: str) -> None:
         raise Inconclusive("set-up: the device already holds the ECoS trust anchor and cannot be brought back; "
                            "pre-migration scenarios need a TCoS device")
     outcome = rig.dcc.migrate(rig.device_id, rig.transport)
-    require_migration_answer(outcome, "set-up migration")
+    require_migration_answer(rig, outcome, "set-up migration")
     rig.evidence.check("set-up migration", outcome.success, True)
 
 
@@ -284,7 +302,8 @@ def expect_discarded(rig: RigSession, frame: bytes, alert: int | None, *, what: 
     """The device must not answer ``frame`` and, where GBCS defines one, must raise ``alert``.
 
     Silence alone is never a pass. Delivery is shown by the alert (from the device under test,
-    its signature verified with the device's DS key); where no alert exists for the failure (a
+    its signature verified with the device's DS key) or by the link (an in-process link hands the
+    frame to the device model: there a missing alert is the device's fault); where no alert exists for the failure (a
     wrong recipient) or the model raises none, by liveness exchanges right before (the caller's
     read-back) and right after (the caller's read-back and counter reuse): the evidence is then
     marked "delivery inferred". A probe with an alert defined that drew none is inconclusive.
@@ -296,7 +315,7 @@ def expect_discarded(rig: RigSession, frame: bytes, alert: int | None, *, what: 
     for note in rejected:
         rig.evidence.note(f"{what}: alert not counted", note)
     if alert is not None and raises_security_alerts(rig):
-        if not verified:
+        if not verified and not rig.in_process:  # in-process, delivery is certain: no alert is the device's fault
             raise Inconclusive(f"{what}: no verified 0x{alert:04X} alert from the device and no delivery "
                                f"confirmation from the link: the probe may not have reached the device")
         rig.evidence.check(f"{what}: verified device alert", [f"0x{c:04X}" for c in verified], [f"0x{alert:04X}"])
@@ -319,7 +338,7 @@ def expect_device_alert(rig: RigSession, alert: int, *, what: str) -> None:
     if not raises_security_alerts(rig):
         rig.evidence.delivery = "delivery inferred"
         return
-    if not verified:
+    if not verified and not rig.in_process:
         raise Inconclusive(f"{what}: no verified 0x{alert:04X} alert from the device: the command may not have "
                            f"reached it")
     rig.evidence.check(f"{what}: verified device alert", [f"0x{c:04X}" for c in verified], [f"0x{alert:04X}"])
@@ -331,9 +350,8 @@ def expect_accepted(rig: RigSession, frame: bytes, *, what: str) -> None:
     whose every cell status is SUCCESS."""
     exchange = rig.exchange(frame)
     record_exchange(rig, exchange)
-    if exchange.response is None:
-        raise Inconclusive(f"{what}: no answer to the valid command after the probe; the link shows no sign of "
-                           f"delivery")
+    require_response(rig, exchange, what)
+    rig.evidence.check(f"{what}: answered", exchange.response is not None, True)
     rig.evidence.check(f"{what}: device signature", device_signed(rig, exchange), True)
     outcome = getattr(getattr(exchange.response, "payload", None), "execution_outcome", None)
     statuses = [StatusCode(o.status).name for o in outcome.outcomes] if outcome is not None else []
