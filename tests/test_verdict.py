@@ -30,9 +30,9 @@ FIXTURE_PKI = PROJECT / "fixtures" / "pki"
 REQUIRED_ESME = [s for s in CATALOGUE if s.kind == "device" and "ESME" in s.devices and not s.features]
 
 
-def _config(tmp_path: Path, body: str, *, name: str = "rigs.toml", response: float = 1.0) -> Path:
+def _config(tmp_path: Path, body: str, *, name: str = "rigs.toml", response: float = 1.0, join: float = 5) -> Path:
     path = tmp_path / name
-    path.write_text(f"[defaults.timeouts]\nresponse = {response}\nalert = 5\njoin = 5\n\n{body}")
+    path.write_text(f"[defaults.timeouts]\nresponse = {response}\nalert = 5\njoin = {join}\n\n{body}")
     return path
 
 
@@ -161,12 +161,12 @@ model = "MUTE"
 firmware = "1"
 device_id = "7E570D00000000A0"
 transport = { kind = "emulated", profile = "mute" }
-""", response=0.2)
+""", response=0.2, join=1)
     report = tmp_path / "proof"
     assert main(["prove", "--config", str(config), "--report", str(report), "-k", "read_back or forged"]) == 3
     out = capsys.readouterr().out
     assert re.search(r"test_initial_read_back\[unreachable\]\s+INCONCLUSIVE", out)
-    assert "inconclusive: link lost: serial:unreachable: could not open socket://127.0.0.1:9" in out
+    assert "inconclusive: link lost: serial:unreachable: could not open socket://127.0.0.1:9 within 1.0s" in out
     assert "Connection refused" in out
     assert re.search(r"test_initial_read_back\[mute\]\s+INCONCLUSIVE", out)
     assert "inconclusive: no answer to the CS02a read-back" in out
@@ -191,7 +191,7 @@ firmware = "1"
 device_id = "7E570D00000000A0"
 features = ["cs02b"]
 transport = {{ kind = "serial", url = "{url}", framing = "length-prefixed" }}
-""")
+""", join=1)
     report = tmp_path / "proof"
 
     def kill_after_three() -> None:

@@ -75,8 +75,11 @@ def _open_serial(session: RigSession) -> tuple[Transport, Callable[[], None] | N
         framing = HdlcFramer.for_addresses("client", client=spec.hdlc.client, server=spec.hdlc.server,
                                            physical=spec.hdlc.physical)
     try:
-        transport = SerialTransport(url, framing=framing, name=f"serial:{session.rig_id}",
-                                    **spec.serial.pyserial_kwargs())
+        # the rig's join timeout is how long a device may take to appear: to open, and to come
+        # back after a power cycle or re-enumeration
+        join = session.spec.timeouts.join
+        transport = SerialTransport(url, framing=framing, name=f"serial:{session.rig_id}", open_timeout=join,
+                                    reopen_timeout=join, **spec.serial.pyserial_kwargs())
     except Exception:
         if stop is not None:
             stop()
