@@ -374,3 +374,14 @@ def test_attribution_in_the_first_record(tmp_path, capsys):
     assert len(first["expected"]) == len(CATALOGUE)
     rig_record = next(r for r in _lines(report) if r["type"] == "rig")
     assert rig_record["transport_resolved"] == {"kind": "emulated", "in_process": True}
+
+
+def test_exit_codes_are_documented_in_the_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["prove", "--help"])
+    out = capsys.readouterr().out
+    for verdict, code in (("MIGRATABLE", 0), ("NOT MIGRATABLE", 1), ("NOT PROVEN", 3)):
+        assert re.search(rf"{verdict}\s.*exit {code}", out), verdict
+    assert "exit 2" in out and "gbcs-rig prove --resume DIR" in out
+    docs = (PROJECT / "docs" / "verdict.md").read_text()
+    assert all(word in docs for word in ("inconclusive", "not-applicable", "not-run", "NOT PROVEN", "| 3 |"))
