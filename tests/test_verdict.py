@@ -385,3 +385,16 @@ def test_exit_codes_are_documented_in_the_help(capsys):
     assert "exit 2" in out and "gbcs-rig prove --resume DIR" in out
     docs = (PROJECT / "docs" / "verdict.md").read_text()
     assert all(word in docs for word in ("inconclusive", "not-applicable", "not-run", "NOT PROVEN", "| 3 |"))
+
+
+def test_a_rig_left_out_needs_no_credentials_on_this_host(tmp_path, capsys):
+    """Multi-host: the rigs this host does not run may name keys that live elsewhere; they are
+    reported not run (and their credentials problem recorded), the selected rig is judged."""
+    other = SOLO.replace("[rigs.solo]", "[rigs.elsewhere]").replace(str(FIXTURE_PKI), str(tmp_path / "not-here"))
+    config, report = _config(tmp_path, SOLO + other), tmp_path / "proof"
+    assert main(["prove", "--config", str(config), "--report", str(report), "--rig", "solo", "-k", "read_back"]) == 3
+    assert "--rig elsewhere" in capsys.readouterr().out
+    rigs = _lines(report)[0]["attribution"]["rigs"]
+    assert rigs["solo"]["pki"]["test_pki"] is True and "does not exist" in rigs["elsewhere"]["pki"]["error"]
+    assert main(["prove", "--config", str(config), "--report", str(tmp_path / "all")]) == 2  # selected: an error
+    assert "rigs.elsewhere.credentials.pki" in capsys.readouterr().err

@@ -185,8 +185,7 @@ def _check_config(options: dict) -> str | None:
         return f"{path}: no such hw_config file"
     try:
         config = load_config(path)
-        config.select(ids=options["rigs"] or None)
-        for spec in config.rigs.values():
+        for spec in config.select(ids=options["rigs"] or None):
             pki_for(spec)
     except (ConfigError, CredentialsError, LookupError) as err:
         return str(err)

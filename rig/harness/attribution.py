@@ -100,17 +100,30 @@ def pki_attribution(spec: RigSpec) -> dict[str, Any]:
             "test_pki": root == fingerprint(default_pki().root.certificate)}
 
 
-def rig_attribution(spec: RigSpec) -> dict[str, Any]:
+def rig_attribution(spec: RigSpec, *, pki: bool = True) -> dict[str, Any]:
     resolved = {"kind": "emulated", "in_process": True} if spec.transport.kind is TransportKind.EMULATED else None
     return {"device_type": str(spec.device), "manufacturer": spec.model.manufacturer, "model": spec.model.model,
             "firmware": spec.model.firmware, "eui64": spec.device_id, "rig_kind": rig_kind(spec),
             "transport_configured": transport_configured(spec), "transport_resolved": resolved,
-            "pki": pki_attribution(spec)}
+            "pki": pki_attribution(spec) if pki else None}
 
 
-def attribution(config: RigConfig, started: str) -> dict[str, Any]:
+def attribution(config: RigConfig, started: str, selected: list[str] | None = None) -> dict[str, Any]:
+    """The session record's attribution. The selected rigs' credentials must be usable (their
+    errors propagate); a rig left out of the run whose credentials are not at hand on this host
+    is named with the problem instead (it is not run here, and is reported not run)."""
+    from rig.config import ConfigError
     from rig.scenarios.catalogue import catalogue_version
 
+    from .credentials import CredentialsError
+
+    rigs = {}
+    for rig_id, spec in config.rigs.items():
+        try:
+            rigs[rig_id] = rig_attribution(spec)
+        except (ConfigError, CredentialsError) as err:
+            if not selected or rig_id in selected:
+                raise
+            rigs[rig_id] = {**rig_attribution(spec, pki=False), "pki": {"error": str(err)}}
     return {"gbcs_rig_version": gbcs_rig_version(), "source_revision": source_revision(),
-            "catalogue_version": catalogue_version(), "started": started, "config": str(config.path),
-            "rigs": {rig_id: rig_attribution(spec) for rig_id, spec in config.rigs.items()}}
+            "catalogue_version": catalogue_version(), "started": started, "config": str(config.path), "rigs": rigs}

@@ -82,7 +82,7 @@ class RigEnvironment:
         from rig.scenarios.catalogue import expected_for
 
         try:
-            attributed = attribution(self.config, started=now_iso())
+            attributed = attribution(self.config, started=now_iso(), selected=list(self.rigs))
         except (CredentialsError, ConfigError) as err:
             raise pytest.UsageError(f"rig config error: {err}") from None
         keyword = getattr(self.pytest_config.option, "keyword", "") or ""

@@ -10,7 +10,6 @@ written from the merged journal (one file, agreeing with the verdict).
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from . import journal as journal_module
@@ -27,21 +26,6 @@ def merge_journals(sources: list[Path], target: Path) -> list[dict]:
         for record in journal_module.read(source):
             out.append({**record, "merged_from": str(source.parent)})
     return journal_module.tests(target)
-
-
-def merge_junit(sources: list[Path], target: Path) -> None:
-    """All ``<testsuite>`` elements of the sources under one ``<testsuites>``."""
-    root = ET.Element("testsuites")
-    for source in sources:
-        if not source.exists():
-            continue
-        tree = ET.parse(source)
-        node = tree.getroot()
-        suites = [node] if node.tag == "testsuite" else list(node.iter("testsuite"))
-        for suite in suites:
-            suite.set("name", f"{suite.get('name', 'pytest')} ({source.parent.name})")
-            root.append(suite)
-    ET.ElementTree(root).write(target, encoding="utf-8", xml_declaration=True)
 
 
 def merge(directories: list[str | Path], output: str | Path) -> list[Path]:
