@@ -78,5 +78,8 @@ def test_required_means_required():
     expected = expected_for([serial])
     assert {e["scenario"] for e in expected if not e["applicable"]} == {"migration-expired-tcos",
                                                                          "n65-join-after-switchover"}
-    if zigbee.transport.kind == "zigbee":
-        assert "routes each frame by its GBCS recipient" in BY_ID["wrong-recipient"].not_applicable(zigbee)
+    assert zigbee.transport.kind == "zigbee"
+    for probe in ("wrong-recipient", "truncated-frame", "oversized-length"):
+        assert "routes each frame by its GBCS header" in BY_ID[probe].not_applicable(zigbee)
+        assert BY_ID[probe].not_applicable(serial) is None
+    assert BY_ID["forged-signature"].not_applicable(zigbee) is None

@@ -22,15 +22,17 @@ from . import dcc, device
 
 ALL = ("ESME", "GSME", "CHF", "GPF")
 METERS = ("ESME", "GSME", "GPF")  # the device types with a transitionalCoS trust anchor
+#: negative probes a link that routes by the GBCS header cannot carry
+UNROUTABLE_PROBES = ("wrong-recipient", "truncated-frame", "oversized-length")
 
 
 #: what a scenario may need of a rig beyond device type and features: (test, why not, when not)
 CAPABILITIES: dict[str, tuple[Callable[[RigSpec], bool], str]] = {
     "in_process": (in_process, "the set-up needs the device model in the rig's process (its certificate store or "
                                "its comms hub is changed directly); this rig's device is reached over a link"),
-    "any_recipient": (lambda spec: spec.transport.kind is not TransportKind.ZIGBEE,
-                      "the ZigBee bridge routes each frame by its GBCS recipient, so a frame for another "
-                      "recipient cannot be carried to this meter"),
+    "carries_any_frame": (lambda spec: spec.transport.kind is not TransportKind.ZIGBEE,
+                          "the ZigBee bridge routes each frame by its GBCS header, so a frame for another "
+                          "recipient, or one whose header does not decode, cannot be carried to this meter"),
 }
 
 
@@ -70,7 +72,7 @@ CATALOGUE: tuple[Scenario, ...] = (
     Scenario("cos-before-migration", "CoS signed by the ECoS party before migration is rejected",
              device.cos_before_migration, order=20),
     *(Scenario(name, f"Discarded: {name.replace('-', ' ')}", device.negative(name), order=30,
-               needs=("any_recipient",) if name == "wrong-recipient" else ())
+               needs=("carries_any_frame",) if name in UNROUTABLE_PROBES else ())
       for name in device.NEGATIVES),
     Scenario("replayed-counter", "Discarded: replayed counter", device.replayed_counter, order=31),
     Scenario("wrong-key-usage", "Replacement with the wrong key usage fails its cell", device.wrong_key_usage,
