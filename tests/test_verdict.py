@@ -398,3 +398,15 @@ def test_a_rig_left_out_needs_no_credentials_on_this_host(tmp_path, capsys):
     assert rigs["solo"]["pki"]["test_pki"] is True and "does not exist" in rigs["elsewhere"]["pki"]["error"]
     assert main(["prove", "--config", str(config), "--report", str(tmp_path / "all")]) == 2  # selected: an error
     assert "rigs.elsewhere.credentials.pki" in capsys.readouterr().err
+
+
+def test_the_zigbee_bridge_proves_its_models_with_unroutable_probes_not_applicable(tmp_path, capsys):
+    report = tmp_path / "zigbee"
+    assert main(["prove", "--config", str(PROJECT / "hw_configs" / "emulated-zigbee.toml"), "--report", str(report)]) == 0
+    assert "verdict: MIGRATABLE (exit 0)" in capsys.readouterr().out
+    records = {(r["scenario"], r["rig"]): r for r in journal_module.tests(report / "journal.jsonl")}
+    for probe in ("wrong-recipient", "truncated-frame", "oversized-length"):
+        record = records[(probe, "esme-zigbee")]
+        assert record["outcome"] == "not-applicable" and "routes each frame by its GBCS header" in record["reason"]
+    forged = records[("forged-signature", "esme-zigbee")]
+    assert forged["outcome"] == "passed" and forged["delivery"] == "device alert"
