@@ -410,3 +410,33 @@ def test_the_zigbee_bridge_proves_its_models_with_unroutable_probes_not_applicab
         assert record["outcome"] == "not-applicable" and "routes each frame by its GBCS header" in record["reason"]
     forged = records[("forged-signature", "esme-zigbee")]
     assert forged["outcome"] == "passed" and forged["delivery"] == "device alert"
+
+
+def test_a_port_found_by_udev_match_is_attributed_with_its_properties(tmp_path, monkeypatch):
+    from rig.config import load_config
+    from rig.discovery import search
+    from rig.discovery.records import DeviceRecord
+    from rig.harness import transports
+
+    config = _config(tmp_path, """
+[rigs.lab]
+device = "ESME"
+device_id = "7E570D00000000A0"
+transport = { kind = "serial", framing = "hdlc", match = { ID_SERIAL_SHORT = "A10K3XYZ" } }
+""")
+    spec = load_config(config).rigs["lab"]
+    seen = {}
+
+    def wait_for(match, deadline, backend=None, **kwargs):
+        seen["match"] = dict(match)
+        return DeviceRecord.make("/dev/ttyUSB7", "tty", {"ID_SERIAL_SHORT": "A10K3XYZ", "ID_VENDOR_ID": "0403"})
+
+    monkeypatch.setattr(search, "wait_for", wait_for)
+    url, udev = transports._resolve(spec.transport, time.monotonic() + 1)
+    assert url == "/dev/ttyUSB7" and seen["match"] == {"ID_SERIAL_SHORT": "A10K3XYZ"}
+    assert udev == {"ID_SERIAL_SHORT": "A10K3XYZ", "ID_VENDOR_ID": "0403"}
+    from rig.harness.attribution import HARDWARE, rig_attribution
+
+    attributed = rig_attribution(spec)
+    assert attributed["rig_kind"] == HARDWARE and attributed["transport_configured"]["match"] == seen["match"]
+    assert attributed["pki"]["layout"] == "test-pki" and "no credentials section" in attributed["pki"]["source"]

@@ -148,6 +148,8 @@ def run_summary(path: str | Path) -> dict[str, Any]:
     elif not last_end.get("complete", True):
         completion = "interrupted (Ctrl-C)"
     else:
-        completion = "complete" if len(sessions) == 1 else f"complete ({len(sessions)} runs: resumed)"
+        # one session record per process: under pytest-xdist every worker writes one
+        runs = sum(1 for r in sessions if r.get("worker", "main") in ("main", "gw0"))
+        completion = "complete" if runs <= 1 else f"complete ({runs} runs: resumed)"
     return {"attribution": attribution, "ended": last_end.get("ended") if last_end else None,
             "completion": completion, "runs": len(sessions)}
