@@ -48,11 +48,18 @@ def _read_back(rig: RigSession, role: RemotePartyRole, *, what: str, timeout_s: 
     sign of delivery), never the meter's fault; an answer whose MAC does not verify is."""
     reading = rig.dcc.read_trust_anchors(rig.device_id, rig.transport, roles=(role,), timeout_s=timeout_s)
     if not reading.details:
+        from rig.dcc.tables import AttemptResult
+
+        if reading.exchange.failure is AttemptResult.LINK_LOST:
+            raise Inconclusive(f"link lost during the CS02a read-back ({what}): {reading.exchange.error}")
         if reading.exchange.answer_message is None:
             raise Inconclusive(f"no answer to the CS02a read-back ({what}) within the response timeout; "
                                f"the link shows no sign of delivery")
-        rig.evidence.check(f"{what}: verified CS02a response", reading.ok, True)
-        raise Inconclusive(f"the CS02a response ({what}) carried no remote party details")
+        detail = reading.exchange.error or (reading.exchange.failure.value if reading.exchange.failure else "")
+        if rig.in_process:  # nothing between the rig and the device could have changed the answer
+            rig.evidence.check(f"{what}: verified CS02a response", f"not verified: {detail}", "verified")
+        raise Inconclusive(f"the CS02a response ({what}) did not verify ({detail}); over a link without an "
+                           f"integrity check that may be the link's doing")
     return reading.details[0]
 
 
