@@ -72,7 +72,7 @@ class ModelResult:
     @property
     def dcc_records(self) -> list[dict[str, Any]]:
         """The rig's own DCC-side checks: shown apart, not counted for the device verdict."""
-        return [r for r in self.records if r.get("kind", "device") != "device"]
+        return [r for r in self.records if r.get("kind") == "dcc"]
 
     @property
     def required(self) -> list[dict[str, Any]]:
