@@ -21,13 +21,12 @@ def _raw_fd(path: str) -> int:
 
 
 class PtyRelay:
-    def __init__(self, device_url: str, *, corrupt: bool = False):
+    def __init__(self, device_url: str):
         self.device = _raw_fd(device_url)
         self.master, slave = os.openpty()
         tty.setraw(slave)
         self.url = os.ttyname(slave)
         self._slave = slave  # kept open so the master never sees a hang-up between rig opens
-        self.corrupt = corrupt
         self.dropping = threading.Event()
         self.dropped = 0
         self.forwarded = 0
@@ -55,9 +54,7 @@ class PtyRelay:
                 if fd == self.master:
                     if self.dropping.is_set():
                         self.dropped += len(data)
-                        if not self.corrupt:
-                            continue
-                        data = bytes(b ^ 0x5A for b in data)
+                        continue
                     self.forwarded += len(data)
                     os.write(self.device, data)
                 else:
