@@ -99,9 +99,77 @@ def test_broken_rig_skips_later_tests_with_the_root_cause(pytester):
     result, log_dir = run(pytester, "def test_one(rig):\n    pass\n\ndef test_two(rig):\n    pass\n", "-rs",
                           config=config)
     result.assert_outcomes(passed=2, errors=1, skipped=1)
-    assert "rig gone is broken: ValueError: unknown model profile 'no-such-profile'" in result.stdout.str()
+    assert "rig gone is broken: rig error (ValueError): unknown model profile 'no-such-profile'" in result.stdout.str()
     records = [r for r in journal(log_dir) if r["type"] == "test" and r.get("rig") == "gone"]
-    assert [r["outcome"] for r in records] == ["error", "skipped"]
+    assert [r["outcome"] for r in records] == ["inconclusive", "inconclusive"]  # a rig fault, never the meter's
+    assert all("unknown model profile" in r["reason"] and "Traceback" not in r["reason"] for r in records)
+
+
+def test_outcomes_only_evidence_fails_a_scenario(pytester):
+    """EvidenceError is ``failed``; any other exception of a scenario or the rig is
+    ``inconclusive`` with a one-line cause; a declared NotApplicable is a skip."""
+    result, log_dir = run(pytester, """
+import pytest
+from rig.harness import Inconclusive, NotApplicable
+from rig.transport.base import LinkLost, TransportTimeout
+
+def _s(name):
+    return pytest.mark.scenario(name, title=name)
+
+@_s("evidence")
+@pytest.mark.rig_device("ESME")
+def test_evidence(rig):
+    rig.evidence.check("cell status", "BAD_CERTIFICATE", "SUCCESS")
+
+@_s("index")
+@pytest.mark.rig_device("ESME")
+def test_index(rig):
+    [][0]
+
+@_s("assertion")
+@pytest.mark.rig_device("ESME")
+def test_assertion(rig):
+    assert 1 == 2, "a rig bug, not a meter fault"
+
+@_s("timeout")
+@pytest.mark.rig_device("ESME")
+def test_timeout(rig):
+    raise TransportTimeout("no frame before the deadline")
+
+@_s("typed")
+@pytest.mark.rig_device("ESME")
+def test_typed(rig):
+    raise Inconclusive("set-up: the device already holds ECoS")
+
+@_s("na")
+@pytest.mark.rig_device("ESME")
+def test_na(rig):
+    raise NotApplicable("needs an in-process device")
+
+@_s("link")
+@pytest.mark.rig_device("ESME")
+def test_link(rig):
+    raise LinkLost("socket://127.0.0.1:9 lost: Connection refused")
+
+@_s("after-link-lost")
+@pytest.mark.rig_device("ESME")
+def test_z_after(rig):
+    pass
+""")
+    records = {r["scenario"]: r for r in journal(log_dir) if r["type"] == "test"}
+    assert records["evidence"]["outcome"] == "failed" and "cell status" in records["evidence"]["reason"]
+    for name in ("index", "assertion", "link", "timeout", "typed"):
+        assert records[name]["outcome"] == "inconclusive", name
+        assert "\n" not in records[name]["reason"] and "Traceback" not in records[name]["reason"], name
+    assert records["index"]["reason"] == "rig error (IndexError): list index out of range"
+    assert records["link"]["reason"] == "link lost: socket://127.0.0.1:9 lost: Connection refused"
+    assert records["timeout"]["reason"].startswith("no answer before the deadline (the link shows no sign of delivery)")
+    assert records["typed"]["reason"] == "set-up: the device already holds ECoS"
+    assert records["na"]["outcome"] == "not-applicable" and records["na"]["reason"] == "needs an in-process device"
+    # a lost link marks the rig broken: what follows is inconclusive at once, with the cause
+    assert records["after-link-lost"]["outcome"] == "inconclusive"
+    assert "rig esme is broken: link lost: socket://127.0.0.1:9" in records["after-link-lost"]["reason"]
+    result.assert_outcomes(failed=6, skipped=2)
 
 
 def test_journal_and_junit_properties(pytester):
@@ -137,6 +205,11 @@ def test_fails(rig):
     assert properties["transport"] == "emulated" and "latency" in properties
     kinds = [r["type"] for r in journal(log_dir)]
     assert kinds[0] == "session" and kinds[-1] == "end"
+    session, end = journal(log_dir)[0], journal(log_dir)[-1]
+    assert {e["rig"] for e in session["expected"]} == {"esme", "gsme", "chf", "gpf"}
+    assert session["attribution"]["rigs"]["esme"]["rig_kind"] == "EMULATED in-process"
+    assert session["attribution"]["rigs"]["esme"]["pki"]["test_pki"] is True
+    assert end["complete"] is True and end["ended"] and "exit_status" in end
 
 
 def test_dcc_and_alerts_fixtures(pytester):

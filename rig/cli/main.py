@@ -1,4 +1,9 @@
-"""``gbcs-rig``: one entry point, subcommands registered from small modules."""
+"""``gbcs-rig``: one entry point, subcommands registered from small modules.
+
+Exit codes of ``prove`` and ``report merge`` (``rig.report.model.EXIT_CODES``, docs/verdict.md):
+0 MIGRATABLE, 1 NOT MIGRATABLE, 3 NOT PROVEN, 2 a configuration or usage error (nothing judged);
+130 when interrupted outside a run (a run interrupted by Ctrl-C reports NOT PROVEN, exit 3).
+"""
 
 from __future__ import annotations
 

@@ -2,12 +2,15 @@
 
 It runs pytest in this process on the ``rig.scenarios`` package with the gbcs-rig plugin, shows
 live progress (scenario, rig, elapsed, pass/fail counts), and writes to the report folder the
-JSON-lines journal, JUnit XML and one HTML migration proof per device model. The exit code is 0
-only when every required scenario passed.
+JSON-lines journal, JUnit XML (regenerated from the journal: one per folder) and one HTML
+migration proof per device model. The verdict is computed over the whole required catalogue for
+every rig of the config (``rig.report.model``); see ``EPILOG`` for the exit codes.
 
-``--resume DIR`` continues an interrupted run in its own folder: scenarios already concluded
-there are not run again (and are reported as they were), and the rig's inventory in that folder
-(anti-replay counters committed before every send) guarantees no counter is ever reused.
+``--resume DIR`` continues an interrupted or partial run in its own folder, with the config,
+rig selection and mode that run recorded in its journal: scenarios already concluded there
+(passed, failed, not applicable) are not run again; inconclusive and not-run ones are. The rig's
+inventory in that folder (anti-replay counters committed before every send) guarantees no
+counter is ever reused.
 """
 
 from __future__ import annotations
@@ -16,40 +19,71 @@ import argparse
 import datetime as _dt
 import importlib.metadata
 import os
+import re
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from rig.harness.outcomes import FAILED, INCONCLUSIVE, NOT_APPLICABLE, PASSED
+from rig.pki import keystore_of
 from rig.report import journal as journal_module
+from rig.report.attribution import attribution_of
 from rig.report.html import write_reports
+from rig.report.junit import write_junit
+from rig.report.manifest import SigningKeyError, describe_signing, write_manifest
 from rig.report.merge import JUNIT_NAME
-from rig.report.model import by_model, overall_exit_code
+from rig.report.model import EXIT_CODES, EXIT_USAGE, NOT_PROVEN, by_model, overall_exit_code, overall_verdict
 
-CONCLUDED = ("passed", "failed")
+#: outcomes a resume does not run again
+CONCLUDED = (PASSED, FAILED, NOT_APPLICABLE)
+DEFAULT_CONFIG = "hw_configs/emulated.toml"
+
+EPILOG = """\
+outcomes: passed, failed (the device did something GBCS forbids), inconclusive (the rig could
+not establish the evidence: link lost, no answer, set-up error), not-applicable (declared by the
+catalogue), not-run.
+
+verdict, over every required scenario of every rig of the config:
+  MIGRATABLE      every required scenario passed                       exit 0
+  NOT MIGRATABLE  a required scenario failed (each is named)           exit 1
+  NOT PROVEN      none failed, some inconclusive or not run (named);   exit 3
+                  complete it with: gbcs-rig prove --resume DIR
+  configuration or usage error: nothing was judged                     exit 2
+-k, --rig, --mode, Ctrl-C and crashes can only give NOT PROVEN for what they left out.
+See docs/verdict.md."""
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("prove", help="run the scenario catalogue and write the migration proof report")
-    parser.add_argument("--config", default="hw_configs/emulated.toml", help="hw_configs file (default: %(default)s)")
-    parser.add_argument("--rig", action="append", default=[], metavar="ID", help="only this rig (repeatable)")
-    parser.add_argument("--mode", choices=["emulated", "hardware", "auto"], default="auto")
+    parser = subparsers.add_parser("prove", help="run the scenario catalogue and write the migration proof report",
+                                   epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=None,
+                        help=f"hw_configs file (default: {DEFAULT_CONFIG}; with --resume: the resumed run's)")
+    parser.add_argument("--rig", action="append", default=[], metavar="ID",
+                        help="only this rig (repeatable; with --resume: default the resumed run's selection)")
+    parser.add_argument("--mode", choices=["emulated", "hardware", "auto"], default=None,
+                        help="which rigs of the config to run (default auto; with --resume: the resumed run's)")
     parser.add_argument("--report", metavar="DIR", help="report folder (default: reports/proof-<UTC time>)")
     parser.add_argument("--resume", metavar="DIR", help="continue an interrupted run in its report folder")
     parser.add_argument("-k", dest="keyword", help="only scenarios matching this pytest -k expression")
+    parser.add_argument("--sign-key", metavar="PEM", type=Path, default=None,
+                        help="ECDSA P-256 private key that signs the report manifest (default: the config's "
+                             "[report] signing_key; with neither the folder is hashed, not signed)")
     parser.set_defaults(func=run)
 
 
 class Progress:
-    """A pytest plugin: one live line per scenario, and resume's deselection."""
+    """A pytest plugin: one live line per scenario (with the cause when it is not a pass), and
+    resume's deselection."""
 
     def __init__(self, done: set[tuple[str, str]], stream=None):
         self.done = done
         self.stream = stream or sys.stdout
         self.tty = self.stream.isatty()
         self.total = 0
-        self.counts = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
+        self.counts = {PASSED: 0, FAILED: 0, INCONCLUSIVE: 0, NOT_APPLICABLE: 0}
         self.started = time.monotonic()
         self.current = ""
 
@@ -78,70 +112,174 @@ class Progress:
         self.current = nodeid.split("::")[-1]
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when == "call" or (report.when == "setup" and not report.passed):
-            outcome = "error" if report.when == "setup" and report.failed else report.outcome
-            self.counts[outcome] += 1
-            done = sum(self.counts.values())
-            line = (f"[{done}/{self.total}] {self.current:<52} {outcome.upper():<7} "
-                    f"elapsed {time.monotonic() - self.started:6.1f}s  passed {self.counts['passed']} "
-                    f"failed {self.counts['failed'] + self.counts['error']} skipped {self.counts['skipped']}")
-            if self.tty:
-                self.stream.write("\r\x1b[2K" + line)
-                if outcome in ("failed", "error"):
-                    self.stream.write("\n")
-            else:
-                self.stream.write(line + "\n")
-            self.stream.flush()
+        outcome = getattr(report, "rig_outcome", None)
+        if outcome is None or not (report.when == "call" or (report.when == "setup" and outcome != PASSED)):
+            return
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+        done = sum(self.counts.values())
+        cause = getattr(report, "rig_reason", "") if outcome in (INCONCLUSIVE, NOT_APPLICABLE) else ""
+        if outcome == FAILED:
+            cause = next((line[1:].strip() for line in str(getattr(report, "rig_reason", "")).splitlines()
+                          if line.startswith("E ")), "")
+            cause = re.sub(r"^[\w.]*EvidenceError: ", "", cause)
+        line = (f"[{done}/{self.total}] {self.current:<52} {outcome.upper():<14} "
+                f"elapsed {time.monotonic() - self.started:6.1f}s  passed {self.counts[PASSED]} "
+                f"failed {self.counts[FAILED]} inconclusive {self.counts[INCONCLUSIVE]} "
+                f"n/a {self.counts[NOT_APPLICABLE]}")
+        if cause:
+            line += f"\n    {outcome}: {' '.join(cause.split())[:300]}"
+        if self.tty:
+            self.stream.write("\r\x1b[2K" + line)
+            if outcome in (FAILED, INCONCLUSIVE) or cause:
+                self.stream.write("\n")
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
 
 
 def _plugin_loaded_by_entry_point() -> bool:
     return any(ep.name == "rig" for ep in importlib.metadata.entry_points(group="pytest11"))
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.resume:
-        report_dir = Path(args.resume)
-        if not (report_dir / journal_module.JOURNAL_NAME).exists():
-            print(f"error: {report_dir} holds no journal to resume", file=sys.stderr)
-            return 2
-    else:
+def _remembered(report_dir: Path) -> dict:
+    """The options the first run in ``report_dir`` recorded (config, rigs, mode)."""
+    for record in journal_module.read(report_dir / journal_module.JOURNAL_NAME):
+        if record.get("type") == "session" and record.get("options"):
+            return record["options"]
+    return {}
+
+
+def _options(args: argparse.Namespace) -> tuple[Path, dict] | int:
+    """The report folder and the effective options; an exit code on a usage error."""
+    if not args.resume:
         stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%d-%H%M%S")
-        report_dir = Path(args.report or f"reports/proof-{stamp}")
+        return Path(args.report or f"reports/proof-{stamp}"), {
+            "config": args.config or DEFAULT_CONFIG, "rigs": list(args.rig), "mode": args.mode or "auto"}
+    report_dir = Path(args.resume)
+    if not (report_dir / journal_module.JOURNAL_NAME).exists():
+        print(f"error: {report_dir} holds no journal to resume", file=sys.stderr)
+        return EXIT_USAGE
+    remembered = _remembered(report_dir)
+    config = remembered.get("config")
+    if args.config and config and Path(args.config).absolute() != Path(config):
+        print(f"error: {report_dir} is a run of {config}; resume it without --config (or with that file)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    return report_dir, {"config": config or args.config or DEFAULT_CONFIG,
+                        "rigs": list(args.rig) or list(remembered.get("rigs") or []),
+                        "mode": args.mode or remembered.get("mode") or "auto"}
+
+
+def resume_command(report_dir: Path, records: list[dict], options: dict) -> str:
+    """The command that completes a NOT PROVEN run in ``report_dir``."""
+    missing = sorted({rig for result in by_model(records) for rig in result.missing_rigs()})
+    command = f"gbcs-rig prove --resume {report_dir}"
+    selected = options.get("rigs") or []
+    if selected and not set(missing) <= set(selected):
+        command += "".join(f" --rig {rig}" for rig in missing)
+    return command
+
+
+@dataclass
+class Checked:
+    """What the config pre-check found: the rigs' PKIs (they check the report's frames) and
+    the key that seals the report folder."""
+
+    pkis: list = field(default_factory=list)
+    signing_key: Path | None = None
+    integrity: str = ""
+
+
+def _check_config(options: dict, sign_key: Path | None) -> str | Checked:
+    """A configuration error (file and line where there is one), before anything runs."""
+    from rig.config import ConfigError, load_config
+    from rig.harness.credentials import CredentialsError, pki_for
+    from rig.provision import default_pki
+
+    checked = Checked(signing_key=sign_key)
+    path = Path(options["config"])
+    try:
+        if not path.exists():
+            if options["config"] != DEFAULT_CONFIG:
+                return f"{path}: no such hw_config file"
+            checked.pkis.append(default_pki())  # the plugin falls back to its built-in emulated rigs
+        else:
+            config = load_config(path)
+            checked.signing_key = sign_key or config.signing_key
+            for spec in config.select(ids=options["rigs"] or None):
+                pki = pki_for(spec)
+                if all(pki is not known for known in checked.pkis):
+                    checked.pkis.append(pki)
+        checked.integrity = describe_signing(checked.signing_key)
+    except (ConfigError, CredentialsError, LookupError, SigningKeyError) as err:
+        return str(err)
+    return checked
+
+
+def run(args: argparse.Namespace) -> int:
+    chosen = _options(args)
+    if isinstance(chosen, int):
+        return chosen
+    report_dir, options = chosen
+    checked = _check_config(options, args.sign_key)
+    if isinstance(checked, str):
+        print(f"configuration error: {checked}", file=sys.stderr)
+        return EXIT_USAGE
     report_dir.mkdir(parents=True, exist_ok=True)
     earlier = journal_module.tests(report_dir / journal_module.JOURNAL_NAME)
     done = {(r.get("scenario", ""), r.get("rig", "")) for r in earlier if r.get("outcome") in CONCLUDED}
     if args.resume:
-        passed = sum(r.get("outcome") == "passed" for r in earlier if (r.get("scenario"), r.get("rig")) in done)
-        print(f"resuming {report_dir}: {len(done)} scenario result(s) already concluded "
-              f"({passed} passed, {len(done) - passed} failed); running the rest")
-    junit = report_dir / (JUNIT_NAME if not args.resume else f"junit-{int(time.time())}.xml")
+        concluded = [r for r in earlier if r.get("outcome") in CONCLUDED and not r.get("synthesised")]
+        passed = sum(r.get("outcome") == PASSED for r in concluded)
+        failed = sum(r.get("outcome") == FAILED for r in concluded)
+        declared = sum(r.get("outcome") == NOT_APPLICABLE for r in earlier) - (len(concluded) - passed - failed)
+        print(f"resuming {report_dir}: {len(concluded)} scenario result(s) already concluded "
+              f"({passed} passed, {failed} failed, {len(concluded) - passed - failed} not applicable), "
+              f"{declared} declared not applicable; running the rest")
     # an ini file of our own, so a project's pytest settings (addopts, testpaths) do not leak in
     ini = report_dir / "pytest.ini"
     ini.write_text("[pytest]\njunit_family = xunit1\n")
     pytest_args = ["-c", str(ini), "--rootdir", str(report_dir), "--pyargs", "rig.scenarios",
-                   "--rig-config", str(Path(args.config).absolute()), "--rig-mode", args.mode,
-                   "--rig-log-dir", str(report_dir.absolute()), "--rig-capture", "all", "--junitxml", str(junit),
+                   "--rig-config", str(Path(options["config"]).absolute()), "--rig-mode", options["mode"],
+                   "--rig-log-dir", str(report_dir.absolute()), "--rig-capture", "all",
                    "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:logging"]
     if not _plugin_loaded_by_entry_point():
         pytest_args += ["-p", "rig.pytest_plugin"]
-    for rig_id in args.rig:
+    for rig_id in options["rigs"]:
         pytest_args += ["--rig", rig_id]
     if args.keyword:
         pytest_args += ["-k", args.keyword]
-    print(f"gbcs-rig prove: config {args.config}, report {report_dir}")
+    print(f"gbcs-rig prove: config {options['config']}, report {report_dir}")
     progress = Progress(done)
     code = pytest.main(pytest_args, plugins=[progress])
     print()
     if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
         print(f"error: the scenario run could not start (pytest exit {int(code)})", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    if code == pytest.ExitCode.INTERRUPTED:
+        print("interrupted: what did not run is reported as not run")
     records = journal_module.tests(report_dir / journal_module.JOURNAL_NAME)
-    run_info = {"config": args.config, "host": os.uname().nodename if hasattr(os, "uname") else "",
-                "version": importlib.metadata.version("gbcs-rig") if _installed() else "source"}
-    paths = write_reports(records, report_dir, run=run_info)
-    for result in by_model(records):
+    write_junit(records, report_dir / JUNIT_NAME)
+    run_info = {"config": options["config"], "host": os.uname().nodename if hasattr(os, "uname") else "",
+                "version": importlib.metadata.version("gbcs-rig") if _installed() else "source",
+                **journal_module.run_summary(report_dir / journal_module.JOURNAL_NAME)}
+    verdict = overall_verdict(records)
+    if verdict == NOT_PROVEN:
+        run_info["resume"] = resume_command(report_dir, records, options)
+    results = by_model(records)
+    paths = write_reports(records, report_dir, run=run_info, keystore=keystore_of(*checked.pkis),
+                          attribution=attribution_of(journal_module.read(report_dir / journal_module.JOURNAL_NAME)),
+                          integrity=checked.integrity)
+    for result in results:
         print(f"{result.key:<40} {result.verdict}: {result.verdict_reason}")
+    print(f"verdict: {verdict} (exit {EXIT_CODES[verdict]})")
+    if verdict == NOT_PROVEN:
+        print(f"to complete it: {run_info['resume']}")
     print(f"report: {paths[0]}")
+    # last: the manifest seals every artefact written above (``gbcs-rig report verify`` checks it)
+    manifest = write_manifest(report_dir, checked.signing_key,
+                              verdicts={r.key: f"{r.verdict}: {r.verdict_reason}" for r in results})
+    print(f"sealed: {manifest} ({checked.integrity})")
     return overall_exit_code(records)
 
 

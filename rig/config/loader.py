@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, KeyPath
+from .errors import ConfigError, KeyPath, dotted
 from .locate import KeyLocator
 from .model import (
     Credentials,
@@ -39,6 +39,7 @@ from .schema import (
     DEFAULTS_KEYS,
     HDLC_KEYS,
     MODEL_KEYS,
+    REPORT_KEYS,
     RIG_ID,
     RIG_KEYS,
     SERIAL_LINE_KEYS,
@@ -90,7 +91,9 @@ def parse_config(text: str, path: str | os.PathLike[str] = "<string>",
         raise ctx.error(("rigs",), "no rigs: add a [rigs.<id>] table per device under test")
     rigs = {rig_id: _rig(ctx, rig_id, raw, default_timeouts, default_credentials)
             for rig_id, raw in top["rigs"].items()}
-    return RigConfig(path=file, rigs=frozen_mapping(rigs), description=top.get("description"))
+    report = read_table(ctx, ("report",), top.get("report", {}), REPORT_KEYS, "[report]")
+    return RigConfig(path=file, rigs=frozen_mapping(rigs), description=top.get("description"),
+                     signing_key=report.get("signing_key"))
 
 
 def _rig(ctx: Context, rig_id: str, raw: Any, default_timeouts: dict[str, float],
@@ -109,8 +112,19 @@ def _rig(ctx: Context, rig_id: str, raw: Any, default_timeouts: dict[str, float]
         features=values.get("features", ()),
         device_id=values.get("device_id"),
         timeouts=Timeouts(**{**default_timeouts, **timeouts}),
-        credentials=Credentials(**{**default_credentials, **credentials}),
+        credentials=Credentials(**{**default_credentials, **credentials},
+                                written_at=frozen_mapping(_written_at(ctx, keypath, default_credentials, credentials))),
     )
+
+
+def _written_at(ctx: Context, keypath: KeyPath, defaults: dict[str, Path],
+                own: dict[str, Path]) -> dict[str, tuple[Path, int, str]]:
+    """Where each credential key of the rig was written: its own table, else ``[defaults]``."""
+    out = {}
+    for name in {**defaults, **own}:
+        where = (*keypath, "credentials", name) if name in own else ("defaults", "credentials", name)
+        out[name] = (ctx.path, ctx.locator.line(where), dotted(where))
+    return out
 
 
 def _pick(values: dict[str, Any], keys: Mapping[str, Any]) -> dict[str, Any]:

@@ -80,15 +80,26 @@ class Timeouts:
 
 @dataclass(frozen=True)
 class Credentials:
-    """Where key material lives. Only paths: the loader never opens them."""
+    """Where key material lives. Only paths: the loader never opens them; ``rig.config.credentials``
+    checks them (naming the line in ``written_at``) when a rig is about to use them."""
 
-    #: folder written by ``gbcs-rig pki init``
+    #: folder written by ``gbcs-rig pki init``, or a key store folder (see ``keystore``)
     pki: Path | None = None
-    #: folder of ``<eui>-<ds|ka>.<pem|key>`` files
+    #: folder of ``<eui>-<ds|ka>.<pem|key>`` files (CA certificates: its ``ca/`` folder, or the keys below)
     keystore: Path | None = None
     root_certificate: Path | None = None
     issuing_ca: Path | None = None
     device_ca: Path | None = None
+    #: key name -> (config file, line, dotted key) where the value was written (for errors only)
+    written_at: Mapping[str, tuple[Path, int, str]] = field(default_factory=lambda: frozen_mapping(),
+                                                            compare=False, repr=False)
+
+    def given(self) -> dict[str, Path]:
+        """The credential paths the config gives."""
+        return {name: getattr(self, name) for name in CREDENTIAL_FIELDS if getattr(self, name) is not None}
+
+
+CREDENTIAL_FIELDS = ("pki", "keystore", "root_certificate", "issuing_ca", "device_ca")
 
 
 @dataclass(frozen=True)
@@ -227,6 +238,8 @@ class RigConfig:
     path: Path
     rigs: Mapping[str, RigSpec]
     description: str | None = None
+    #: ``[report] signing_key``: the PEM key that signs the report manifest (None: hashed only)
+    signing_key: Path | None = None
 
     def select(self, ids: Iterable[str] | None = None, device: DeviceType | str | None = None,
                features: Iterable[str] = ()) -> list[RigSpec]:

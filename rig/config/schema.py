@@ -24,7 +24,7 @@ from .env import SubstitutionError, substitute
 from .errors import ConfigError, KeyPath, dotted
 from .locate import KeyLocator
 from .model import (
-    Credentials,
+    CREDENTIAL_FIELDS,
     DeviceType,
     FlowControl,
     Framing,
@@ -244,6 +244,12 @@ TOP_KEYS = {
     "description": Key(text),
     "defaults": Key(table),
     "rigs": Key(table, required=True),
+    "report": Key(table),
+}
+
+#: ``[report]``: how ``gbcs-rig prove`` seals its report folder
+REPORT_KEYS = {
+    "signing_key": Key(file_path),  # ECDSA P-256 private key (PEM) that signs the manifest
 }
 
 DEFAULTS_KEYS = {
@@ -253,7 +259,7 @@ DEFAULTS_KEYS = {
 
 TIMEOUT_KEYS = {field.name: Key(seconds(positive=True)) for field in dataclasses.fields(Timeouts)}
 
-CREDENTIAL_KEYS = {field.name: Key(file_path) for field in dataclasses.fields(Credentials)}
+CREDENTIAL_KEYS = {name: Key(file_path) for name in CREDENTIAL_FIELDS}
 
 MODEL_KEYS = {field.name: Key(nonempty_text) for field in dataclasses.fields(ModelInfo)}
 

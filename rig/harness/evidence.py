@@ -43,6 +43,9 @@ class Evidence:
     response_codes: list[str] = field(default_factory=list)
     alert_codes: list[str] = field(default_factory=list)
     latency: float | None = None
+    #: how a negative probe's delivery was shown: "device alert", "link confirmation" or
+    #: "delivery inferred" (liveness exchanges right before and after); None for other scenarios
+    delivery: str | None = None
 
     def check(self, name: str, value: Any, expected: Any = None, *, ok: bool | None = None) -> Any:
         """Record ``value``; fail the scenario unless it equals ``expected`` (or ``ok`` is True)."""

@@ -24,10 +24,11 @@ from rig.dcc.adt import AdtRejected
 from rig.dcc.examples import EXAMPLE_MPXN, example_adt
 from rig.dcc.tables import CredentialStatus
 from rig.gbcs import CraFlag, GbcsDecodeError, Message, decode
-from rig.provision import create_device, create_hub, default_pki, load_pki
+from rig.provision import create_device, create_hub
 from rig.transport import Frame, Transport, TransportTimeout, deadline_in
 
 from . import transports
+from .credentials import pki_for
 from .evidence import Evidence
 
 #: where an emulated device's clock starts (its certificates are valid then)
@@ -36,14 +37,6 @@ EMULATED_EPOCH = _dt.datetime(2026, 6, 1, 9, 0, tzinfo=_dt.UTC)
 
 class NotEmulated(RuntimeError):
     """An emulated-only action (reset, clock) was asked of a hardware rig."""
-
-
-def pki_for(spec: RigSpec) -> pki_module.Pki:
-    """The rig's PKI: its ``credentials.pki`` folder, else the project's test PKI."""
-    folder = spec.credentials.pki
-    if folder is not None and (Path(folder) / "pki.toml").exists():
-        return load_pki(folder)
-    return default_pki()
 
 
 @dataclass
@@ -56,6 +49,8 @@ class Exchange:
     response_frame: bytes | None = None
     alerts: list[Message] = field(default_factory=list)
     latency: float | None = None
+    #: the received bytes of each alert in ``alerts`` (to verify its signature)
+    alert_frames: list[bytes] = field(default_factory=list)
 
 
 class RigSession:
@@ -72,6 +67,8 @@ class RigSession:
         self.hub: CommsHub | None = None
         self._stop: Callable[[], None] | None = None
         self._dcc: Dcc | None = None
+        #: the transport as opened (port and udev properties, spawned emulator URL), for the report
+        self.transport_resolved: dict | None = None
         self.device_id = bytes.fromhex(spec.device_id) if spec.device_id else self._default_device_id()
 
     # -- identity ---------------------------------------------------------------------------------
@@ -223,7 +220,8 @@ class RigSession:
                 result.latency = time.monotonic() - start
             except TransportTimeout:
                 pass
-        result.alerts = self.collect_alerts(alert_window)
+        result.alert_frames = self.collect_alert_frames(alert_window)
+        result.alerts = [decode(data) for data in result.alert_frames]
         return result
 
     def _wait_quiet(self, seconds: float) -> None:
@@ -234,16 +232,20 @@ class RigSession:
             pass
 
     def collect_alerts(self, window: float = 0.0) -> list[Message]:
+        """Alerts already received (and any arriving within ``window`` seconds)."""
+        return [decode(data) for data in self.collect_alert_frames(window)]
+
+    def collect_alert_frames(self, window: float = 0.0) -> list[bytes]:
         """Alert frames already received (and any arriving within ``window`` seconds)."""
         assert self.transport is not None
-        alerts: list[Message] = []
+        frames: list[bytes] = []
         deadline = deadline_in(window)
         while True:
             try:
                 frame = self.transport.recv(_is_alert, deadline)
             except TransportTimeout:
-                return alerts
-            alerts.append(decode(frame.data))
+                return frames
+            frames.append(frame.data)
 
     def wait_for_alert(self, predicate: Callable[[Message], bool], timeout: float | None = None) -> Message:
         assert self.transport is not None

@@ -27,6 +27,7 @@ Opener = Callable[["RigSession"], tuple[Transport, Callable[[], None] | None]]
 
 def _open_emulated(session: RigSession) -> tuple[Transport, None]:
     session.provision()
+    session.transport_resolved = {"kind": "emulated", "in_process": True}
     return EmulatedTransport(session.hub, name=f"emulated:{session.rig_id}"), None
 
 
@@ -37,8 +38,22 @@ def _spawn_argv(argv: tuple[str, ...]) -> list[str]:
     return list(argv)
 
 
-def _open_serial(session: RigSession) -> tuple[Transport, Callable[[], None] | None]:
+def _resolve(spec, deadline: float) -> tuple[str, dict[str, str] | None]:
+    """The port of a serial or EZSP transport and, when a udev ``match`` found it, the adapter's
+    udev properties (what the report names as "resolved")."""
     from rig.discovery import resolve_port
+    from rig.discovery.search import wait_for
+
+    if getattr(spec, "url", None) or not getattr(spec, "match", None):
+        return resolve_port(spec, deadline), None
+    record = wait_for(spec.match, deadline)
+    node = record.device_node or record.properties.get("DEVNAME")
+    if not node:
+        return resolve_port(spec, deadline), None
+    return node, {str(k): str(v) for k, v in record.properties.items()}
+
+
+def _open_serial(session: RigSession) -> tuple[Transport, Callable[[], None] | None]:
     from rig.transport import deadline_in
     from rig.transport.framing import HdlcFramer
     from rig.transport.serial_link import SerialTransport
@@ -51,15 +66,20 @@ def _open_serial(session: RigSession) -> tuple[Transport, Callable[[], None] | N
                                    ready_timeout=session.spec.timeouts.join)
         url = emulator.start()
         stop = emulator.terminate
+        session.transport_resolved = {"kind": "serial", "url": url, "spawned": list(spec.spawn.argv)}
     else:
-        url = resolve_port(spec, deadline_in(session.spec.timeouts.join))
+        url, udev = _resolve(spec, deadline_in(session.spec.timeouts.join))
+        session.transport_resolved = {"kind": "serial", "url": url, **({"udev": udev} if udev else {})}
     framing = str(spec.framing)
     if framing == "hdlc" and spec.hdlc is not None:
         framing = HdlcFramer.for_addresses("client", client=spec.hdlc.client, server=spec.hdlc.server,
                                            physical=spec.hdlc.physical)
     try:
-        transport = SerialTransport(url, framing=framing, name=f"serial:{session.rig_id}",
-                                    **spec.serial.pyserial_kwargs())
+        # the rig's join timeout is how long a device may take to appear: to open, and to come
+        # back after a power cycle or re-enumeration
+        join = session.spec.timeouts.join
+        transport = SerialTransport(url, framing=framing, name=f"serial:{session.rig_id}", open_timeout=join,
+                                    reopen_timeout=join, **spec.serial.pyserial_kwargs())
     except Exception:
         if stop is not None:
             stop()
@@ -73,12 +93,14 @@ def _zigbee_backend(session: RigSession):
     spec = session.spec.transport
     if spec.backend is ZigbeeBackend.EMULATED:
         session.provision()
+        session.transport_resolved = {"kind": "zigbee", "backend": "emulated", "in_process": True}
         return EmulatedRadio([node_for(session.device_type, session.device_id, session.device)])
-    from rig.discovery import resolve_port
     from rig.transport import deadline_in
     from rig.transport.zigbee.ezsp import EzspBackend
 
-    device = resolve_port(spec, deadline_in(session.spec.timeouts.join))
+    device, udev = _resolve(spec, deadline_in(session.spec.timeouts.join))
+    session.transport_resolved = {"kind": "zigbee", "backend": "ezsp", "device": device,
+                                  **({"udev": udev} if udev else {})}
     return EzspBackend(device, baudrate=spec.serial.baudrate, flow_control=str(spec.serial.flow_control))
 
 

@@ -120,9 +120,10 @@ def load(directory: str | Path) -> Pki:
     return pki
 
 
-def keystore_of(pki: Pki) -> KeyStore:
-    """An in-memory ``KeyStore`` over the PKI's parties and devices."""
+def keystore_of(*pkis: Pki) -> KeyStore:
+    """An in-memory ``KeyStore`` over the parties and devices of one or more PKIs."""
     store = KeyStore()
-    for (entity_id, usage), credential in pki.credentials.items():
-        store.add(entity_id, usage, credential.certificate, credential.private_key)
+    for pki in pkis:
+        for (entity_id, usage), credential in pki.credentials.items():
+            store.add(entity_id, usage, credential.certificate, credential.private_key)
     return store

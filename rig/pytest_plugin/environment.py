@@ -11,8 +11,8 @@ import pytest
 
 from rig.config import ConfigError, load_config, parse_config
 from rig.config.model import RigConfig, RigSpec
-from rig.harness import RigSession
-from rig.report.journal import JOURNAL_NAME, Journal
+from rig.harness import RigSession, cause_of
+from rig.report.journal import JOURNAL_NAME, Journal, now_iso
 
 from . import options
 from .leases import Lease, resource_key
@@ -55,6 +55,7 @@ class RigEnvironment:
         log_dir = Path(options.resolve(config, "rig_log_dir"))
         self.log_dir = log_dir if log_dir.is_absolute() else Path(config.invocation_params.dir) / log_dir
         ids = options.resolve(config, "rig_ids") or None
+        self.selected_ids = list(ids or [])
         try:
             chosen = self.config.select(ids=ids)
         except LookupError as err:
@@ -70,9 +71,28 @@ class RigEnvironment:
         self.broken: dict[str, str] = {}
 
     def start(self) -> None:
-        self.journal.append({"type": "session", "config": str(self.config.path), "mode": self.mode,
-                             "rigs": list(self.rigs), "worker": self.worker, "host": socket.gethostname(),
-                             "python": platform.python_version()})
+        """The session record: attribution, the expected set and the options a resume continues with.
+
+        The expected set is the catalogue crossed with every rig of the config (not only the
+        selected ones): ``-k``, ``--rig`` and ``--rig-mode`` can leave scenarios out, and a
+        verdict must then say NOT PROVEN for them.
+        """
+        from rig.harness.attribution import attribution
+        from rig.harness.credentials import CredentialsError
+        from rig.scenarios.catalogue import expected_for
+
+        try:
+            attributed = attribution(self.config, started=now_iso(), selected=list(self.rigs))
+        except (CredentialsError, ConfigError) as err:
+            raise pytest.UsageError(f"rig config error: {err}") from None
+        keyword = getattr(self.pytest_config.option, "keyword", "") or ""
+        self.journal.append({
+            "type": "session", "config": str(self.config.path), "mode": self.mode, "rigs": list(self.rigs),
+            "worker": self.worker, "host": socket.gethostname(), "python": platform.python_version(),
+            "attribution": attributed, "expected": expected_for(list(self.config.rigs.values())),
+            "options": {"config": str(Path(self.config.path).absolute()), "rigs": self.selected_ids,
+                        "mode": self.mode, "keyword": keyword},
+        })
 
     def session(self, rig_id: str) -> RigSession:
         """The open session for ``rig_id`` (opened and leased on first use)."""
@@ -93,10 +113,11 @@ class RigEnvironment:
                 self.mark_broken(rig_id, err)
                 raise
             self.sessions[rig_id] = session
+            self.journal.append({"type": "rig", "rig": rig_id, "transport_resolved": session.transport_resolved})
         return session
 
     def mark_broken(self, rig_id: str, err: BaseException) -> None:
-        self.broken[rig_id] = f"{type(err).__name__}: {err}"
+        self.broken[rig_id] = cause_of(err)
 
     def finish(self, exitstatus: int) -> None:
         for session in self.sessions.values():
@@ -106,4 +127,6 @@ class RigEnvironment:
                 pass
         for lease in self.leases.values():
             lease.release()
-        self.journal.append({"type": "end", "exitstatus": int(exitstatus), "worker": self.worker})
+        self.journal.append({"type": "end", "exit_status": int(exitstatus),
+                             "complete": int(exitstatus) != int(pytest.ExitCode.INTERRUPTED),
+                             "ended": now_iso(), "worker": self.worker})

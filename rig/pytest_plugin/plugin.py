@@ -19,9 +19,10 @@ import pytest
 
 from firmware_emu.alerts import message_alert_code
 from rig.dcc.tables import TARGET_RESPONSE_S
-from rig.harness import Evidence, RigSession
+from rig.harness import Evidence, EvidenceError, Inconclusive, NotApplicable, RigSession, cause_of
+from rig.harness.outcomes import FAILED, INCONCLUSIVE, NOT_APPLICABLE, PASSED
 from rig.transport import FrameLog
-from rig.transport.base import summarise
+from rig.transport.base import LinkLost, summarise
 
 from .environment import RigEnvironment
 
@@ -38,6 +39,8 @@ MARKERS = (
 )
 #: fixtures that imply a device type filter
 DEVICE_FIXTURES = {"esme": ("ESME",), "gsme": ("GSME",), "comms_hub": ("CHF",)}
+#: a skip reason with this prefix is ``not-applicable``; any other skip of a rig test is ``inconclusive``
+NA_PREFIX = "not applicable: "
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -98,11 +101,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         marks = []
         missing = features - set(spec.features)
         if missing:
-            marks.append(pytest.mark.skip(reason=f"rig {rig_id} lacks feature(s) {', '.join(sorted(missing))}"))
+            marks.append(pytest.mark.skip(reason=f"{NA_PREFIX}rig {rig_id} lacks feature(s) "
+                                                 f"{', '.join(sorted(missing))}"))
         if metafunc.definition.get_closest_marker("emulated_only") and not spec.emulated:
-            marks.append(pytest.mark.skip(reason=f"rig {rig_id} is hardware; the test is emulated only"))
+            marks.append(pytest.mark.skip(reason=f"{NA_PREFIX}rig {rig_id} is hardware; the test is emulated only"))
         if metafunc.definition.get_closest_marker("hardware_only") and spec.emulated:
-            marks.append(pytest.mark.skip(reason=f"rig {rig_id} is emulated; the test needs hardware"))
+            marks.append(pytest.mark.skip(reason=f"{NA_PREFIX}rig {rig_id} is emulated; the test needs hardware"))
         params.append(pytest.param(rig_id, id=rig_id, marks=marks))
     if not params:
         what = f"device {'/'.join(sorted(wanted))}" if wanted else "any device"
@@ -224,20 +228,70 @@ def alerts(rig: RigSession) -> DeviceAlerts:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     item.stash.setdefault(REPORTS_KEY, {})[report.when] = report
+    if _is_rig_test(item):
+        _classify(item, call, report)
     return report
 
 
+def _is_rig_test(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and bool(callspec.params.get("rig"))
+
+
+def _classify(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> None:
+    """The scenario outcome of one phase, on the report (``rig_outcome``, ``rig_reason``).
+
+    Only an ``EvidenceError`` (or, in a project's own rig test, a plain ``assert``) is
+    ``failed``; a skip is ``not-applicable`` when declared so, else ``inconclusive``; every other
+    exception is ``inconclusive`` with a one-line cause. A declared ``NotApplicable`` is turned
+    into a pytest skip, so plain pytest shows it as one.
+    """
+    if report.passed:
+        outcome, reason = PASSED, ""
+    elif report.skipped:
+        text = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        text = text.removeprefix("Skipped: ")
+        if text.startswith(NA_PREFIX) or text.startswith(NA_PREFIX.rstrip(": ")):
+            outcome, reason = NOT_APPLICABLE, text.split(":", 1)[-1].strip()
+        else:
+            outcome, reason = INCONCLUSIVE, text
+    else:
+        err = call.excinfo.value if call.excinfo is not None else None
+        scenario = item.get_closest_marker("scenario") is not None
+        if isinstance(err, NotApplicable):
+            outcome, reason = NOT_APPLICABLE, err.reason
+            report.outcome = "skipped"
+            report.longrepr = (str(item.path), item.location[1] or 0, f"{NA_PREFIX}{err.reason}")
+        elif report.when == "call" and (isinstance(err, EvidenceError)
+                                        or (not scenario and isinstance(err, AssertionError))):
+            outcome, reason = FAILED, _short(report.longreprtext)
+        elif isinstance(err, Inconclusive):
+            outcome, reason = INCONCLUSIVE, err.reason
+        elif err is not None:
+            outcome, reason = INCONCLUSIVE, cause_of(err)
+            environment = item.config.stash.get(ENV_KEY, None)
+            if isinstance(err, LinkLost) and environment is not None:
+                environment.mark_broken(item.callspec.params["rig"], err)  # later tests: inconclusive at once
+        else:
+            outcome, reason = INCONCLUSIVE, _short(report.longreprtext)
+    report.rig_outcome = outcome  # type: ignore[attr-defined]
+    report.rig_reason = reason  # type: ignore[attr-defined]
+
+
 def _outcome(reports: dict) -> tuple[str, str]:
+    """The test's outcome over its phases: the first phase that did not pass decides."""
     for when in ("setup", "call", "teardown"):
         report = reports.get(when)
         if report is None:
             continue
-        if report.failed:
-            return ("error" if when != "call" else "failed"), _short(report.longreprtext)
-        if report.skipped:
-            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-            return "skipped", reason
-    return "passed", ""
+        outcome = getattr(report, "rig_outcome", None)
+        if outcome is None:  # not a rig test
+            outcome = PASSED if report.passed else FAILED if report.failed else INCONCLUSIVE
+        if outcome != PASSED:
+            if when == "teardown" and outcome == FAILED:
+                outcome = INCONCLUSIVE  # a teardown error is the rig's, never the meter's
+            return outcome, getattr(report, "rig_reason", "") or _short(report.longreprtext)
+    return PASSED, ""
 
 
 def _short(text: str, limit: int = 2000) -> str:
@@ -254,8 +308,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem):
     """After a test's three phases: append its journal record (rig tests and scenarios only)."""
     result = yield
     environment = item.config.stash.get(ENV_KEY, None)
-    callspec = getattr(item, "callspec", None)
-    if environment is not None and callspec is not None and callspec.params.get("rig"):
+    if environment is not None and _is_rig_test(item):
         _journal(environment, item)  # a test on a rig (not the "no rig matches" placeholder)
     return result
 
@@ -289,7 +342,7 @@ def _journal(environment: RigEnvironment, item: pytest.Item) -> None:
         first = frames[0].timestamp if frames else 0.0
         record.update({
             "evidence": evidence.to_json(), "response_codes": evidence.response_codes,
-            "alert_codes": evidence.alert_codes, "latency": evidence.latency,
+            "alert_codes": evidence.alert_codes, "latency": evidence.latency, "delivery": evidence.delivery,
             "target_response_time": TARGET_RESPONSE_S["SMETS2"],
             "device_id": session.device_id.hex().upper(),
             "frames": [{"time": time.strftime("%H:%M:%S", time.gmtime(f.timestamp)) + f".{int(f.timestamp % 1 * 1000):03d}",

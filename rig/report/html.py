@@ -22,7 +22,7 @@ from rig.pki import Pki, keystore_of
 
 from .attribution import ATTRIBUTION_CSS, Attribution, render_attribution, test_pki_banner
 from .frames import NO_KEY_STORE, NOT_CHECKED, FrameEvidence, frame_evidence
-from .model import MIGRATABLE, NOT_MIGRATABLE, ModelResult, by_model
+from .model import MIGRATABLE, NOT_MIGRATABLE, ModelResult, by_model, outcome_of
 from .svg import sequence_diagram
 
 _CSS = """
@@ -33,7 +33,7 @@ h1{font-size:1.6em}h2{margin-top:2em}h3{margin-top:1.5em;font-size:1.05em}
 .NOT-PROVEN{background:#fff4d6;border:2px solid #c90}
 table{border-collapse:collapse;width:100%;font-size:.9em}td,th{border:1px solid #ccc;padding:4px 6px;text-align:left;
 vertical-align:top}th{background:#f2f2f2}.passed{color:#171}.failed,.error{color:#b11;font-weight:bold}
-.skipped{color:#a70}code,pre{font-family:monospace;font-size:.85em}pre{white-space:pre-wrap;word-break:break-all;
+.skipped,.inconclusive,.not-run{color:#a70;font-weight:bold}.not-applicable{color:#777}code,pre{font-family:monospace;font-size:.85em}pre{white-space:pre-wrap;word-break:break-all;
 background:#f7f7f7;padding:.5em}.ok{color:#171}.bad{color:#b11}.meta td{border:none;padding:1px 8px 1px 0}
 details{margin:.3em 0}summary{cursor:pointer}.tree{font-family:monospace;font-size:.8em;margin:.3em 0}
 .tree td{border:none;border-bottom:1px solid #eee;padding:1px 6px}.tree .raw{color:#666;white-space:nowrap}
@@ -206,23 +206,14 @@ def render_model(result: ModelResult, *, title: str = "GBCS CS02b migration proo
                                            for k, v in meta.items() if v) + "</table>",
            _banner_html(attribution, result.rigs),  # above the verdict it qualifies
            f"<p class='verdict {verdict_class}'>{escape(result.verdict)}: {escape(result.verdict_reason)}</p>",
+           _resume_html(run, result),
            _attribution_html(attribution, result.rigs, banner=False)]
     if keystore is None:
         out.append(f"<p class='note'>Frame signatures and MACs: {NOT_CHECKED} ({NO_KEY_STORE}).</p>")
     if integrity:
         out.append(f"<p class='note'>Report folder seal (manifest.json): {escape(integrity)}. "
                    "Check it with <code>gbcs-rig report verify DIR</code>.</p>")
-    counts = ", ".join(f"{n} {k}" for k, n in sorted(result.counts().items()))
-    out.append(f"<h2>Scenarios</h2><p>{escape(counts)}</p><table><tr><th>scenario</th><th>rig</th><th>required</th>"
-               "<th>outcome</th><th>codes</th><th>response time vs target</th><th>duration</th></tr>")
-    for index, record in enumerate(result.records):
-        outcome = record.get("outcome", "?")
-        out.append(
-            f"<tr><td><a href='#s{index}'>{escape(record.get('title') or record.get('scenario', ''))}</a></td>"
-            f"<td>{escape(record.get('rig', ''))}</td><td>{'yes' if record.get('required', True) else 'no'}</td>"
-            f"<td class='{escape(outcome)}'>{escape(outcome)}</td><td>{escape(_codes(record))}</td>"
-            f"<td>{escape(_latency(record))}</td><td>{float(record.get('duration', 0)):.3f} s</td></tr>")
-    out.append("</table>")
+    out.append(_verdict_sections(result))
     for index, record in enumerate(result.records):
         outcome = record.get("outcome", "?")
         out.append(f"<h3 id='s{index}'>{escape(record.get('title') or record.get('scenario', ''))} on "
@@ -231,6 +222,8 @@ def render_model(result: ModelResult, *, title: str = "GBCS CS02b migration proo
             out.append(f"<p>{escape(record['description'])}</p>")
         if record.get("reason"):
             out.append(f"<pre>{escape(str(record['reason']))}</pre>")
+        if record.get("delivery"):
+            out.append(f"<p class='delivery'>Delivery of the probe: <b>{escape(str(record['delivery']))}</b></p>")
         out.append("<h4>Evidence</h4>" + _evidence(record))
         out.append(link_events(record))
         out.append("<h4>Frames</h4>" + _frames(record, keystore))
@@ -239,6 +232,54 @@ def render_model(result: ModelResult, *, title: str = "GBCS CS02b migration proo
         if record.get("trace"):
             out.append(f"<p>Frame trace: <code>{escape(record['trace'])}</code></p>")
     out.append("</body></html>")
+    return "".join(out)
+
+
+# -- the verdict's sections (issue 9) --------------------------------------------------------------
+
+
+def _resume_html(run: dict[str, Any], result: ModelResult) -> str:
+    """How to complete a NOT PROVEN proof: the exact ``--resume`` command."""
+    if run.get("resume") and result.unproven:
+        return f"<p>To complete this proof: <code>{escape(run['resume'])}</code></p>"
+    return ""
+
+
+def _scenario_rows(records: list[dict[str, Any]], anchors: dict[int, int]) -> str:
+    out = ["<table><tr><th>scenario</th><th>rig</th><th>required</th><th>outcome</th><th>codes</th>"
+           "<th>response time vs target</th><th>duration</th></tr>"]
+    for record in records:
+        outcome = outcome_of(record)
+        title = escape(record.get("title") or record.get("scenario", ""))
+        link = f"<a href='#s{anchors[id(record)]}'>{title}</a>" if id(record) in anchors else title
+        inferred = " (delivery inferred)" if record.get("delivery") == "delivery inferred" else ""
+        out.append(
+            f"<tr><td>{link}</td><td>{escape(record.get('rig', ''))}</td>"
+            f"<td>{'yes' if record.get('required', True) else 'no'}</td>"
+            f"<td class='{escape(outcome)}'>{escape(outcome)}{escape(inferred)}</td><td>{escape(_codes(record))}</td>"
+            f"<td>{escape(_latency(record))}</td><td>{float(record.get('duration', 0) or 0):.3f} s</td></tr>")
+    out.append("</table>")
+    return "".join(out)
+
+
+def _verdict_sections(result: ModelResult) -> str:
+    """Device conformance (what the verdict counts: the number at the top is that count) and,
+    apart, the rig's own DCC-side checks."""
+    anchors = {id(record): index for index, record in enumerate(result.records)}
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(result.counts().items()))
+    not_applicable = [r for r in result.device_records if outcome_of(r) == "not-applicable"]
+    out = [f"<h2>Device conformance</h2><p>{len(result.required)} required scenario results counted for the verdict:"
+           f" {escape(counts) or 'none'}"
+           + (f"; {len(not_applicable)} not applicable (not counted)" if not_applicable else "") + ".</p>",
+           _scenario_rows(result.device_records, anchors)]
+    if result.dcc_records:
+        dcc_counts = {}
+        for record in result.dcc_records:
+            dcc_counts[outcome_of(record)] = dcc_counts.get(outcome_of(record), 0) + 1
+        out.append("<h2>The rig's own DCC-side checks</h2><p>These check the rig's DCC / ECoS side (SRV 6.23 checks, "
+                   "anomaly detection), not the device: they are not counted for the device verdict. "
+                   + escape(", ".join(f"{n} {k}" for k, n in sorted(dcc_counts.items()))) + ".</p>")
+        out.append(_scenario_rows(result.dcc_records, anchors))
     return "".join(out)
 
 

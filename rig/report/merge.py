@@ -2,16 +2,19 @@
 
 The multi-host pattern: one pytest / ``gbcs-rig prove`` process per host or per rig, each
 writing its own report folder; ``gbcs-rig report merge DIR...`` then joins their journals and
-JUnit files and renders the proof reports over everything.
+renders the proof reports over everything. The verdict is computed over the union: the
+expected sets of every run's session record against the latest result of each (scenario, rig)
+pair in any of them, so what no run concluded is still named as not run. ``junit.xml`` is
+written from the merged journal (one file, agreeing with the verdict).
 """
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from . import journal as journal_module
 from .html import write_reports
+from .junit import write_junit
 
 JUNIT_NAME = "junit.xml"
 
@@ -25,21 +28,6 @@ def merge_journals(sources: list[Path], target: Path) -> list[dict]:
     return journal_module.tests(target)
 
 
-def merge_junit(sources: list[Path], target: Path) -> None:
-    """All ``<testsuite>`` elements of the sources under one ``<testsuites>``."""
-    root = ET.Element("testsuites")
-    for source in sources:
-        if not source.exists():
-            continue
-        tree = ET.parse(source)
-        node = tree.getroot()
-        suites = [node] if node.tag == "testsuite" else list(node.iter("testsuite"))
-        for suite in suites:
-            suite.set("name", f"{suite.get('name', 'pytest')} ({source.parent.name})")
-            root.append(suite)
-    ET.ElementTree(root).write(target, encoding="utf-8", xml_declaration=True)
-
-
 def merge(directories: list[str | Path], output: str | Path) -> list[Path]:
     """Merge report folders into ``output``; returns the HTML files written."""
     folders = [Path(d) for d in directories]
@@ -49,5 +37,6 @@ def merge(directories: list[str | Path], output: str | Path) -> list[Path]:
     if merged_journal.exists():
         merged_journal.unlink()
     records = merge_journals([f / journal_module.JOURNAL_NAME for f in folders], merged_journal)
-    merge_junit([f / JUNIT_NAME for f in folders], target / JUNIT_NAME)
-    return write_reports(records, target, run={"config": ", ".join(str(f) for f in folders)})
+    write_junit(records, target / JUNIT_NAME)
+    summary = journal_module.run_summary(merged_journal)
+    return write_reports(records, target, run={"config": ", ".join(str(f) for f in folders), **summary})

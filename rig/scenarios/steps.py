@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import replace
 
-import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from firmware_emu.alerts import message_alert_code
@@ -25,11 +24,9 @@ from rig.gbcs import (
     decode,
 )
 from rig.gbcs import build as b
-from rig.harness import Exchange, RigSession
+from rig.harness import Exchange, Inconclusive, NotApplicable, RigSession
 
 TCOS = RemotePartyRole.TRANSITIONAL_COS
-#: skip reasons starting with this do not leave a model "not proven" (see rig.report.model)
-NOT_APPLICABLE = "not applicable"
 DER = Encoding.DER
 
 
@@ -46,12 +43,29 @@ def der(cert) -> bytes:
 # -- reading the device back ----------------------------------------------------------------------
 
 
+def _read_back(rig: RigSession, role: RemotePartyRole, *, what: str, timeout_s: float | None = None):
+    """The verified CS02a details for ``role``. No answer is inconclusive (the link shows no
+    sign of delivery), never the meter's fault; an answer whose MAC does not verify is."""
+    reading = rig.dcc.read_trust_anchors(rig.device_id, rig.transport, roles=(role,), timeout_s=timeout_s)
+    if not reading.details:
+        from rig.dcc.tables import AttemptResult
+
+        if reading.exchange.failure is AttemptResult.LINK_LOST:
+            raise Inconclusive(f"link lost during the CS02a read-back ({what}): {reading.exchange.error}")
+        if reading.exchange.answer_message is None:
+            raise Inconclusive(f"no answer to the CS02a read-back ({what}) within the response timeout; "
+                               f"the link shows no sign of delivery")
+        detail = reading.exchange.error or (reading.exchange.failure.value if reading.exchange.failure else "")
+        if rig.in_process:  # nothing between the rig and the device could have changed the answer
+            rig.evidence.check(f"{what}: verified CS02a response", f"not verified: {detail}", "verified")
+        raise Inconclusive(f"the CS02a response ({what}) did not verify ({detail}); over a link without an "
+                           f"integrity check that may be the link's doing")
+    return reading.details[0]
+
+
 def cos_cell_holder(rig: RigSession, *, record: str = "CS02a transitionalCoS cell") -> bytes | None:
     """Who the device's transitionalCoS DS cell names (CS02a from the ACB); None if it has none."""
-    reading = rig.dcc.read_trust_anchors(rig.device_id, rig.transport, roles=(TCOS,), timeout_s=silence(rig) * 10)
-    details = reading.details[0] if reading.details else None
-    if details is None:
-        rig.evidence.check(f"{record}: response", "none", "a CS02a response")
+    details = _read_back(rig, TCOS, what=record, timeout_s=silence(rig) * 10)
     if details.status != StatusCode.SUCCESS or not details.cells:
         rig.evidence.note(record, StatusCode(details.status).name)
         return None
@@ -74,8 +88,7 @@ def expect_cos_holder(rig: RigSession, label: str) -> None:
 
 def supplier_cell_holders(rig: RigSession) -> list[str]:
     """The supplier DS/KA/KA-PP cells' holders, read with CS02a from the ACB."""
-    reading = rig.dcc.read_trust_anchors(rig.device_id, rig.transport, roles=(RemotePartyRole.SUPPLIER,))
-    details = reading.details[0]
+    details = _read_back(rig, RemotePartyRole.SUPPLIER, what="CS02a supplier cells")
     holders = [party_name(rig, c.subject_id) for c in details.cells or ()]
     rig.evidence.note("CS02a supplier cells", ", ".join(holders))
     return holders
@@ -83,6 +96,54 @@ def supplier_cell_holders(rig: RigSession) -> list[str]:
 
 def has_cos_cell(rig: RigSession) -> bool:
     return cos_cell_holder(rig, record="CS02a: does the device hold a transitionalCoS cell") is not None
+
+
+# -- answers the rig needs before it can judge -------------------------------------------------------
+
+
+def judge_silence(rig: RigSession, what: str) -> None:
+    """The device gave no answer where GBCS requires one. That is the device's fault only when
+    the command is known to have reached it: an in-process link hands the frame to the device
+    model (delivery certain); over any other link a read-back right after must be answered
+    (delivery inferred from liveness just before and just after). Otherwise the silence shows
+    nothing about the device: inconclusive. Returns when delivery is shown (the caller's checks
+    then fail the scenario); raises ``Inconclusive`` when it is not."""
+    if rig.in_process:
+        rig.evidence.note(f"{what}: delivery", "confirmed: the in-process link hands each frame to the device")
+        return
+    try:
+        cos_cell_holder(rig, record=f"{what}: liveness read-back after no answer")
+    except Inconclusive:
+        raise Inconclusive(f"{what}: no answer from the device, and none to a read-back after it; the link shows "
+                           f"no sign of delivery") from None
+    rig.evidence.note(f"{what}: delivery", "delivery inferred: the device answered read-backs before and after")
+    rig.evidence.delivery = "delivery inferred"
+
+
+def require_migration_answer(rig: RigSession, outcome, what: str) -> None:
+    """A migration whose every attempt drew no answer (or lost the link): see ``judge_silence``."""
+    from rig.dcc.tables import AttemptResult
+
+    silent = (AttemptResult.NO_RESPONSE, AttemptResult.LINK_LOST)
+    if not outcome.success and all(a.result in silent for a in outcome.attempts):
+        if any(a.result is AttemptResult.LINK_LOST for a in outcome.attempts):
+            raise Inconclusive(f"{what}: link lost: {outcome.attempts[-1].detail if outcome.attempts else ''}")
+        judge_silence(rig, what)
+
+
+def require_service_answer(rig: RigSession, outcome, what: str) -> None:
+    """A 6.23 that drew no answer (or lost the link): see ``judge_silence``."""
+    from rig.dcc.outcomes import ServiceStatus
+
+    if outcome.status is ServiceStatus.LINK_LOST:
+        raise Inconclusive(f"{what}: link lost while waiting for the device's response")
+    if outcome.status is ServiceStatus.NO_RESPONSE:
+        judge_silence(rig, what)
+
+
+def require_response(rig: RigSession, exchange: Exchange, what: str) -> None:
+    if exchange.response is None:
+        judge_silence(rig, what)
 
 
 # -- states -----------------------------------------------------------------------------------------
@@ -96,15 +157,16 @@ def ensure_state(rig: RigSession, wanted: str) -> None:
     """
     holder = cos_cell_holder(rig, record="CS02a before the scenario")
     if holder is None:
-        pytest.skip(f"{NOT_APPLICABLE}: {rig.device_type} {rig.device_id.hex().upper()} holds no transitionalCoS "
-                    f"trust anchor")
+        raise NotApplicable(f"{rig.device_type} {rig.device_id.hex().upper()} holds no transitionalCoS trust anchor")
     state = "ecos" if holder == rig.pki.entity("ecos") else "tcos"
     rig.dcc.inventory.set_credential_status(rig.device_id, CredentialStatus(state.upper()))
     if state == wanted:
         return
     if wanted == "tcos":
-        pytest.skip("the device already holds the ECoS trust anchor; pre-migration scenarios need a TCoS device")
+        raise Inconclusive("set-up: the device already holds the ECoS trust anchor and cannot be brought back; "
+                           "pre-migration scenarios need a TCoS device")
     outcome = rig.dcc.migrate(rig.device_id, rig.transport)
+    require_migration_answer(rig, outcome, "set-up migration")
     rig.evidence.check("set-up migration", outcome.success, True)
 
 
@@ -187,24 +249,120 @@ def record_exchange(rig: RigSession, exchange: Exchange) -> None:
         rig.evidence.response_codes.extend(StatusCode(o.status).name for o in outcome.outcomes)
 
 
-def expect_discarded(rig: RigSession, frame: bytes, alert: int | None, *, what: str) -> Exchange:
-    """The device must not answer ``frame``; when ``alert`` is given, it must raise it.
+def raises_security_alerts(rig: RigSession) -> bool:
+    """Whether the device under test raises the security alerts GBCS defines for a discarded
+    command: an in-process model says so in its profile; a rig declares a model that raises none
+    with the feature ``no_security_alerts``."""
+    if "no_security_alerts" in rig.spec.features:
+        return False
+    if rig.device is not None:
+        return bool(getattr(rig.device.profile, "rejection_alerts", True))
+    return True
 
-    A link that routes by the GBCS recipient (the ZigBee bridge's tunnel manager) refuses to
-    carry a frame it cannot route; the probe is then untestable on that link, not passed.
-    """
+
+def send_probe(rig: RigSession, frame: bytes) -> Exchange:
+    """Send a probe the device must discard; wait for an answer (there must be none) and for the
+    alerts it raises. A link that refuses the frame leaves the probe unproven, never passed."""
     from rig.transport import TransportError
 
     try:
-        exchange = rig.exchange(frame, timeout=silence(rig), alert_window=0.0 if rig.in_process else 2.0)
+        return rig.exchange(frame, timeout=silence(rig), alert_window=0.0 if rig.in_process else 0.5)
     except TransportError as err:
-        pytest.skip(f"{NOT_APPLICABLE}: the {rig.spec.transport.kind} link cannot deliver this probe: {err}")
+        raise Inconclusive(f"the {rig.spec.transport.kind} link did not carry the probe: {err}") from None
+
+
+def _alert_keys(rig: RigSession) -> dict[bytes, object]:
+    """Who may raise the alert for a discarded probe, with the DS key its signature must verify
+    under: the device under test, and the comms hub it is reached through (a frame too broken to
+    route, truncated or with a wrong length, is discarded and alerted by the hub that got it)."""
+    keys = {rig.device_id: rig.device_public_key(Usage.DS)}
+    hub = rig.hub.chf if rig.hub is not None else None
+    if hub is not None and hub.entity_id != rig.device_id:
+        keys[hub.entity_id] = hub.identity.ds_key.public_key()
+    return keys
+
+
+def _alerts_from_device(rig: RigSession, exchange: Exchange) -> tuple[list[int], list[str]]:
+    """Alert codes raised by the device under test (or its comms hub) with a signature that
+    verifies under its DS key; and a note for each alert that is not counted (another originator,
+    a signature that fails)."""
+    from rig.crypto import verify_signature
+
+    verified, rejected = [], []
+    keys = _alert_keys(rig)
+    for data, message in zip(exchange.alert_frames, exchange.alerts, strict=True):
+        code = message_alert_code(message)
+        label = f"0x{code:04X}" if code is not None else "an alert"
+        key = keys.get(message.originator_id)
+        if key is None:
+            rejected.append(f"{label} from {message.originator_id.hex().upper()}, not the device under test")
+        elif message.signature is None or not verify_signature(data, message, key):
+            rejected.append(f"{label} whose signature does not verify with the originator's DS key")
+        elif code is not None:
+            verified.append(code)
+            if message.originator_id != rig.device_id:
+                rig.evidence.note("alert raised by the comms hub", message.originator_id.hex().upper())
+    return verified, rejected
+
+
+def expect_discarded(rig: RigSession, frame: bytes, alert: int | None, *, what: str) -> Exchange:
+    """The device must not answer ``frame`` and, where GBCS defines one, must raise ``alert``.
+
+    Silence alone is never a pass. Delivery is shown by the alert (from the device under test,
+    its signature verified with the device's DS key) or by the link (an in-process link hands the
+    frame to the device model: there a missing alert is the device's fault); where no alert exists for the failure (a
+    wrong recipient) or the model raises none, by liveness exchanges right before (the caller's
+    read-back) and right after (the caller's read-back and counter reuse): the evidence is then
+    marked "delivery inferred". A probe with an alert defined that drew none is inconclusive.
+    """
+    exchange = send_probe(rig, frame)
     record_exchange(rig, exchange)
     rig.evidence.check(f"{what}: response", "none" if exchange.response is None else "answered", "none")
-    if alert is not None:
-        rig.evidence.check(f"{what}: device alert", [f"0x{c:04X}" for c in alert_codes(exchange.alerts)],
-                           [f"0x{alert:04X}"])
+    verified, rejected = _alerts_from_device(rig, exchange)
+    for note in rejected:
+        rig.evidence.note(f"{what}: alert not counted", note)
+    if alert is not None and raises_security_alerts(rig):
+        if not verified and not rig.in_process:  # in-process, delivery is certain: no alert is the device's fault
+            raise Inconclusive(f"{what}: no verified 0x{alert:04X} alert from the device and no delivery "
+                               f"confirmation from the link: the probe may not have reached the device")
+        rig.evidence.check(f"{what}: verified device alert", [f"0x{c:04X}" for c in verified], [f"0x{alert:04X}"])
+        rig.evidence.delivery = "device alert"
+    else:
+        rig.evidence.check(f"{what}: device alerts", [f"0x{c:04X}" for c in verified], [])
+        rig.evidence.note(f"{what}: delivery", "delivery inferred: liveness exchanges right before and after")
+        rig.evidence.delivery = "delivery inferred"
     return exchange
+
+
+def expect_device_alert(rig: RigSession, alert: int, *, what: str) -> None:
+    """The device raised ``alert`` (verified as from the device under test) for a command it
+    discarded; without it, delivery is not shown: inconclusive (unless the model raises none)."""
+    frames = rig.collect_alert_frames(0.0 if rig.in_process else 1.0)
+    verified, rejected = _alerts_from_device(rig, Exchange(None, b"", alerts=[decode(f) for f in frames],
+                                                           alert_frames=frames))
+    for note in rejected:
+        rig.evidence.note(f"{what}: alert not counted", note)
+    if not raises_security_alerts(rig):
+        rig.evidence.delivery = "delivery inferred"
+        return
+    if not verified and not rig.in_process:
+        raise Inconclusive(f"{what}: no verified 0x{alert:04X} alert from the device: the command may not have "
+                           f"reached it")
+    rig.evidence.check(f"{what}: verified device alert", [f"0x{c:04X}" for c in verified], [f"0x{alert:04X}"])
+    rig.evidence.delivery = "device alert"
+
+
+def expect_accepted(rig: RigSession, frame: bytes, *, what: str) -> None:
+    """Liveness after a probe: a valid command is answered with a response signed by the device
+    whose every cell status is SUCCESS."""
+    exchange = rig.exchange(frame)
+    record_exchange(rig, exchange)
+    require_response(rig, exchange, what)
+    rig.evidence.check(f"{what}: answered", exchange.response is not None, True)
+    rig.evidence.check(f"{what}: device signature", device_signed(rig, exchange), True)
+    outcome = getattr(getattr(exchange.response, "payload", None), "execution_outcome", None)
+    statuses = [StatusCode(o.status).name for o in outcome.outcomes] if outcome is not None else []
+    rig.evidence.check(f"{what}: cell statuses", bool(statuses) and all(s == "SUCCESS" for s in statuses), True)
 
 
 def execution_time(rig: RigSession) -> _dt.datetime:

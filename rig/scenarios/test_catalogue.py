@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from rig.harness import RigSession
+from rig.harness import NotApplicable, RigSession
 from rig.scenarios.catalogue import CATALOGUE, Scenario
 
 
 def _make_test(scenario: Scenario):
     def test(rig: RigSession) -> None:
+        reason = scenario.not_applicable(rig.spec)
+        if reason is not None:
+            raise NotApplicable(reason)
         scenario.run(rig)
 
     test.__name__ = f"test_{scenario.id.replace('-', '_')}"
