@@ -149,6 +149,10 @@ def test_report_merge_joins_runs(tmp_path, capsys):
     assert main(["prove", "--config", str(EMULATED), "--report", str(second), "--rig", "gpf",
                  "-k", "read_back or migration"]) == 3
     assert main(["report", "merge", str(first), str(second), "--out", str(merged)]) == 3
+    from rig.report.manifest import verify
+
+    sealed = verify(merged)
+    assert sealed.ok and sealed.verdicts["gbcs-rig emulated GPF 0.1.0"].startswith("NOT PROVEN")
     found = verdicts(merged / "index.html")
     assert found["gbcs-rig emulated CHF 0.1.0"] == "MIGRATABLE"
     assert found["gbcs-rig emulated GPF 0.1.0"] == "NOT PROVEN"  # only read-back and migration ran on it
@@ -183,3 +187,44 @@ def test_prove_over_a_real_pty_with_hdlc(tmp_path, capsys):
     page = (report / "proof-gbcs-rig-emulated-esme-0-1-0.html").read_text()
     assert ">TCoS to ECoS migration</a></td><td>esme-pty-hdlc</td>" in page
     assert "emulated over a real link" in page
+
+
+def test_prove_seals_its_folder_with_the_configured_key(tmp_path, capsys):
+    """The manifest is written last and signed with ``--sign-key``: the folder verifies against
+    that key, shows the verdicts, and one flipped byte in the proof page breaks it."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from rig.report.manifest import verify
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = tmp_path / "seal.key"
+    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+    report = tmp_path / "proof"
+    code = main(["prove", "--config", str(EMULATED), "--rig", "chf", "--report", str(report),
+                 "--sign-key", str(pem)])
+    assert code == 3  # only the CHF ran: the others are not run, so NOT PROVEN
+    assert "sealed:" in capsys.readouterr().out
+    result = verify(report, public_key=key.public_key())
+    assert result.ok and result.signed and result.signer_pinned, result.problems
+    assert result.verdicts["gbcs-rig emulated CHF 0.1.0"].startswith("MIGRATABLE")
+    assert result.verdicts["gbcs-rig emulated ESME 0.1.0"].startswith("NOT PROVEN")
+    page = report / "proof-gbcs-rig-emulated-chf-0-1-0.html"
+    data = bytearray(page.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    page.write_bytes(bytes(data))
+    assert not verify(report, public_key=key.public_key()).ok
+
+
+def test_a_signing_key_that_is_not_p256_is_a_configuration_error(tmp_path, capsys):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    pem = tmp_path / "p384.key"
+    pem.write_bytes(ec.generate_private_key(ec.SECP384R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    report = tmp_path / "proof"
+    assert main(["prove", "--config", str(EMULATED), "--report", str(report), "--sign-key", str(pem)]) == 2
+    assert "configuration error" in capsys.readouterr().err
+    assert not (report / "journal.jsonl").exists()  # nothing ran

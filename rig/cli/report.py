@@ -28,9 +28,15 @@ unreadable --key)."""
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("report", help="work with proof report folders")
     commands = parser.add_subparsers(dest="report_command", required=True)
-    merge_parser = commands.add_parser("merge", help="merge report folders into one report")
-    merge_parser.add_argument("directories", nargs="+", metavar="DIR")
-    merge_parser.add_argument("--out", required=True, metavar="DIR")
+    merge_parser = commands.add_parser(
+        "merge", help="merge report folders into one report",
+        description="Join the journals of several proof report folders (hosts, rigs, resumed runs) and write one "
+                    "report whose verdict covers the union: what no run concluded is named as not run. The merged "
+                    "folder is sealed like a prove folder. Exit codes as for prove (0, 1, 3; 2 usage error).")
+    merge_parser.add_argument("directories", nargs="+", metavar="DIR", help="report folders written by gbcs-rig prove")
+    merge_parser.add_argument("--out", required=True, metavar="DIR", help="folder for the merged report")
+    merge_parser.add_argument("--sign-key", metavar="PEM", default=None,
+                              help="ECDSA P-256 private key that signs the merged manifest (default: hashed only)")
     merge_parser.set_defaults(func=run_merge)
     verify_parser = commands.add_parser(
         "verify", help="check a report folder against its signed manifest; print the verdict it protects",
@@ -49,11 +55,20 @@ def run_merge(args: argparse.Namespace) -> int:
     if missing:
         print(f"error: no journal in {', '.join(missing)}", file=sys.stderr)
         return 2
+    try:
+        integrity = manifest_module.describe_signing(args.sign_key)
+    except manifest_module.SigningKeyError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     paths = merge(args.directories, args.out)
     records = journal_module.tests(Path(args.out) / journal_module.JOURNAL_NAME)
-    for result in by_model(records):
+    results = by_model(records)
+    for result in results:
         print(f"{result.key:<40} {result.verdict}: {result.verdict_reason}")
     print(f"report: {paths[0]}")
+    manifest = manifest_module.write_manifest(args.out, args.sign_key,
+                                              verdicts={r.key: f"{r.verdict}: {r.verdict_reason}" for r in results})
+    print(f"sealed: {manifest} ({integrity})")
     return overall_exit_code(records)
 
 
