@@ -127,10 +127,31 @@ def write_other_info(io_: BuildStream, code: int, supplementary: Supplementary |
     io_.write(length_at_slot(io_.state, slot, len(body)) + body)
 
 
+#: the six octets after 0xDD, each a zero length (or "key-info absent") in GBCS [RTDS: all 815 MACed frames]
+CIPHERING_FIELD_NAMES = ("transaction-id", "originator-system-title", "recipient-system-title", "date-time",
+                         "other-information", "key-info")
+
+
+def check_ciphering_fields(fields: bytes, at: int | None, path: str | None) -> None:
+    """GBCS fills the general-ciphering fields by the grouping header instead: each octet is a
+    zero length, and ``00`` for key-info means "absent". A non-zero octet announces content this
+    layout does not carry (and key-info is outside the MAC's AAD), so it is a format error, not
+    a value to pass on."""
+    if len(fields) != 6:
+        raise CodecError(f"general-ciphering fields must be 6 octets, got {len(fields)}", at, path)
+    for index, octet in enumerate(fields):
+        if octet:
+            where = None if at is None else at + index
+            raise CodecError(f"general-ciphering {CIPHERING_FIELD_NAMES[index]} octet must be 0x00 (empty), "
+                             f"found 0x{octet:02X}", where, path)
+
+
 def read_mac_header(io_: ParseStream, path: str | None) -> MacHeader:
     """General-ciphering header; its length must cover the rest of the frame exactly."""
     read_const(io_, 0xDD, path, "general-ciphering tag")
+    at = io_.pos
     fields = bytes(read_exact(io_, 6, path, "general-ciphering fields"))
+    check_ciphering_fields(fields, at, path)
     start = io_.pos
     length = read_length(io_, path)
     remaining = io_.ends[-1] - io_.pos
