@@ -26,11 +26,15 @@ STATE_FILE = "device-state.json"
 WRITE_POINTS = ("open", "partial-write", "fsync", "rename", "dir-fsync")
 
 
-class PowerCut(Exception):
-    """Raised by a test fault hook to simulate losing power at a write point."""
+class PowerCut(BaseException):
+    """Raised by a test fault hook to simulate losing power at a write point.
+
+    A ``BaseException`` (like ``SystemExit``): the device's "never raise" guards turn every
+    failure into GBCS behaviour, but a power cut ends the process and must get through them.
+    """
 
 
-@dataclass
+@dataclass(frozen=True)
 class PendingCommand:
     """A future-dated command accepted and not yet executed."""
 
@@ -74,6 +78,20 @@ class DeviceState:
         self.events.append(event)
         if len(self.events) > CAPACITY:
             del self.events[: len(self.events) - CAPACITY]
+
+    def snapshot(self) -> DeviceState:
+        """A copy to roll back to: containers copied, their (immutable) items shared."""
+        return DeviceState(dict(self.cells), dict(self.counters), dict(self.specialist_counters),
+                           self.alert_counter, list(self.pending), list(self.events))
+
+    def restore(self, snapshot: DeviceState) -> None:
+        """Put this state back to ``snapshot`` in place (holders of this object see it too)."""
+        self.cells = dict(snapshot.cells)
+        self.counters = dict(snapshot.counters)
+        self.specialist_counters = dict(snapshot.specialist_counters)
+        self.alert_counter = snapshot.alert_counter
+        self.pending = list(snapshot.pending)
+        self.events = list(snapshot.events)
 
     def to_json(self) -> dict:
         return {
