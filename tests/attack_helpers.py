@@ -74,3 +74,18 @@ def disk_trust_state(folder: Path) -> dict:
 
 TCOS = RemotePartyRole.TRANSITIONAL_COS
 SUPPLIER = RemotePartyRole.SUPPLIER
+
+
+def poisoned_change_of_supplier(pki: Pki, *, poison: str = "curve", when: dt.datetime | None = None,
+                                counter: int = 20_001) -> bytes:
+    """A TCoS-signed, ACB-MACed change of supplier for the fixture ESME whose supplier DS
+    replacement certificate ``cryptography`` cannot load (immediate, or future dated)."""
+    from dataclasses import replace
+
+    from .emu_helpers import new_device
+
+    _device, head, _clock = new_device(pki)
+    replacements = head.supplier_replacements()
+    replacements[0] = replace(replacements[0], certificate=poisoned(replacements[0].certificate, poison))
+    command = head.change_of_supplier(signer_label="tcos", replacements=replacements, when=when, counter=counter)
+    return head.seal(command, "tcos")
