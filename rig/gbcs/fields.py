@@ -113,9 +113,25 @@ def read_other_info(io_: ParseStream, path: str | None) -> tuple[int, Supplement
     return code, supplementary
 
 
+def check_supplementary(supplementary: Supplementary) -> None:
+    """Only the layouts ``read_other_info`` accepts: an 8-byte remote party id, then its counter,
+    then either the supplementary originator counter or a key agreement certificate."""
+    if len(supplementary.remote_party_id or b"") != 8:
+        raise CodecError("supplementary remote party id must be 8 bytes", None, None)
+    later = (supplementary.originator_counter, supplementary.ka_certificate)
+    if supplementary.remote_party_counter is None and any(v is not None for v in later):
+        raise CodecError("supplementary fields after the remote party id need its counter", None, None)
+    if all(v is not None for v in later):
+        raise CodecError("a supplementary originator counter and a key agreement certificate exclude each other",
+                         None, None)
+    if supplementary.ka_certificate is not None and len(supplementary.ka_certificate) <= 8:
+        raise CodecError("a key agreement certificate in other-information must be longer than 8 bytes", None, None)
+
+
 def write_other_info(io_: BuildStream, code: int, supplementary: Supplementary | None) -> None:
     body = code.to_bytes(2, "big")
     if supplementary is not None:
+        check_supplementary(supplementary)
         body += bytes(supplementary.remote_party_id or b"")
         if supplementary.remote_party_counter is not None:
             body += supplementary.remote_party_counter.to_bytes(8, "big")
