@@ -60,3 +60,12 @@ def test_the_invariant_checker_catches_a_replay_window(material, monkeypatch):
     monkeypatch.setattr(counters, "AS_REQUESTED", counters.STRICT)  # the default profile now writes floors as given
     with pytest.raises(Violation):
         run(3000, seed=1, per_device=300, persist=False, material=material)
+
+
+def test_the_campaign_command_prints_its_counts(capsys):
+    from tools.fuzz_emulator import main
+
+    assert main(["--count", "60", "--seed", "3", "--in-memory", "--per-device", "30"]) == 0
+    out = capsys.readouterr().out
+    assert "steps                    60" in out and "devices                  2" in out
+    assert out.rstrip().endswith("invariants held")
