@@ -264,3 +264,14 @@ def test_organisation_certificate_signed_by_the_root_alone_is_a_bad_certificate(
         response, _ = head.send(head.seal(command, "tcos"))
         assert response.payload.execution_outcome.outcomes[0].status == StatusCode.BAD_CERTIFICATE
         assert device.state.cells[b.ds_cell(SUPPLIER)] == old
+
+
+def test_cs02b_other_information_carries_the_message_code_only(fixture_pki):
+    from rig.gbcs import Supplementary
+
+    device, head, _ = new_device(fixture_pki)
+    command = replace(head.migration(), supplementary=Supplementary(fixture_pki.entity("supplier_a"), 5))
+    before = trust_state(device)
+    response, alerts = head.send(head.seal(command, "tcos"))
+    assert response is None and _alert_codes(alerts) == [MALFORMED_ALERT]
+    assert trust_state(device) == before
