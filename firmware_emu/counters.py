@@ -54,6 +54,9 @@ RULES: tuple[CounterRule, ...] = (
                 "its authorising cell (DS; KA for a role without a DS cell) now holds a different public key. "
                 "Otherwise the counter becomes max(floor, stored): the same party keeps its sequence",
                 "project reading (strict)"),
+    CounterRule("history", "when a command changes control of a role, the displaced key's counter is kept; a key "
+                "installed again resumes at no less than the counter it had, floor or not, so its old frames stay "
+                "spent", "project reading (strict)"),
     CounterRule("own-frame", "the authorising role's counter never goes below the originator counter of the "
                 "frame carrying the floor, so that frame cannot be accepted again", "project reading (strict)"),
     CounterRule("as-requested", "profile floor_rules='as-requested': every [4] [5] [6] value is written as given "
@@ -129,12 +132,30 @@ def requested(control: AuthorisingControl, authorising_role: int) -> tuple[SeqNu
     return tuple(changes)
 
 
+def _key(role: int, key_id: bytes) -> str:
+    return f"{int(role)}/{bytes(key_id).hex()}"
+
+
+def change_control(state: DeviceState, role: int, old_key_id: bytes | None, new_key_id: bytes) -> int:
+    """Rule ``history``: record the displaced key's counter, resume a returning key above its
+    own; returns the lowest counter a floor may now set for ``role``."""
+    current = stored(state, role)
+    if old_key_id is not None:
+        name = _key(role, old_key_id)
+        state.retired_counters[name] = max(state.retired_counters.get(name, 0), current)
+    returning = state.retired_counters.get(_key(role, new_key_id), 0)
+    if returning > current:
+        state.counters[int(role)] = returning
+    return returning
+
+
 def apply_floors(state: DeviceState, changes: Iterable[SeqNumberChange], *, rules: str, authorising_role: int,
-                 frame_counter: int, replaced: Mapping[int, bool]) -> tuple[SeqNumberChange, ...]:
+                 frame_counter: int, replaced: Mapping[int, int | None]) -> tuple[SeqNumberChange, ...]:
     """Apply the floors the rules allow; return the changes applied (as requested, RTDS form).
 
-    ``replaced`` maps each role with at least one cell replaced successfully to whether the
-    command changed control of it (rule ``control``).
+    ``replaced`` maps each role with at least one cell replaced successfully to the lowest
+    counter a floor may set when the command changed control of it (``change_control``), or
+    None when it did not (rule ``control``).
     """
     applied = []
     for change in changes:
@@ -148,8 +169,10 @@ def apply_floors(state: DeviceState, changes: Iterable[SeqNumberChange], *, rule
             continue
         if role not in replaced:  # rule scope
             continue
-        new_control = replaced[role]
-        value = change.floor_seq_number if new_control else max(change.floor_seq_number, stored(state, role))
+        lowest = replaced[role]
+        new_control = lowest is not None
+        value = max(change.floor_seq_number, lowest) if new_control else max(change.floor_seq_number,
+                                                                               stored(state, role))
         if role == int(authorising_role):  # rule own-frame
             value = max(value, frame_counter)
         state.counters[role] = value

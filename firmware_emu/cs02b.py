@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
+from rig.crypto.certs import key_id_method2
 from rig.gbcs import Cs02bCommand, ExecutionOutcome, Message, ReplacementOutcome, decode
 from rig.gbcs import build as b
 from rig.gbcs.modes import MODE_RULES, Variant
@@ -153,6 +154,11 @@ def _control_cell(device: EmulatedDevice, role: int) -> TrustAnchorCellId:
     return ds if ds in device.state.cells else TrustAnchorCellId(RemotePartyRole(role), KeyUsage.KEY_AGREEMENT)
 
 
+def _key_id(cert: ParsedCertificate) -> bytes:
+    """The key's own identifier (method 2 over the point), not the certificate's SKI claim."""
+    return key_id_method2(cert.public_key) if cert.public_key is not None else cert.key_id
+
+
 def _same_key(old: ParsedCertificate | None, new: ParsedCertificate) -> bool:
     if old is None or old.public_key is None or new.public_key is None:
         return False
@@ -171,7 +177,7 @@ def execute(device: EmulatedDevice, message: Message, command: Cs02bCommand, *, 
     outcomes = []
     verified: dict = {}  # signatures checked during this command's path validations
     anchors = device.anchors()  # as they stand before this command replaces anything
-    replaced: dict[int, bool] = {}  # role -> whether its control key changed (counters rule "control")
+    replaced: dict[int, int | None] = {}  # role -> lowest floor after a change of control, else None
     for replacement in command.replacements:
         target = replacement.target_cell
         existing = device.cell_certificate(target)
@@ -185,8 +191,10 @@ def execute(device: EmulatedDevice, message: Message, command: Cs02bCommand, *, 
             device.state.cells[target] = new.der
             new_id, new_key = new.subject_id, new.key_id
             role = int(target.role)
-            changed = target == _control_cell(device, role) and not _same_key(existing, new)
-            replaced[role] = replaced.get(role, False) or changed
+            replaced.setdefault(role, None)
+            if target == _control_cell(device, role) and not _same_key(existing, new):  # a change of control
+                replaced[role] = counters.change_control(device.state, role,
+                                                         _key_id(existing) if existing else None, _key_id(new))
         else:
             new_id, new_key = old_id, old_key
         outcomes.append(ReplacementOutcome(target, status, old_id, old_key, new_id, new_key))

@@ -1,7 +1,7 @@
 """The trust anchor store and the rest of a device's durable state, persisted atomically.
 
-State (cells, anti-replay counters, the alert counter, pending future-dated commands, events)
-lives in one JSON document. ``save`` writes a temporary file, fsyncs it, renames it over the
+State (cells, anti-replay counters, the alert counter, pending future-dated commands, events,
+the counters of displaced keys) lives in one JSON document. ``save`` writes a temporary file, fsyncs it, renames it over the
 old one and fsyncs the folder: after a power cut at any point the folder holds the old or the
 new document, never a mix, and a device restarted on it carries on from there. A test hook is
 called at every write point so tests can cut the power exactly there.
@@ -73,6 +73,9 @@ class DeviceState:
     alert_counter: int = 2000
     pending: list[PendingCommand] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    #: highest counter of a role while a key (its key id, hex) held control of it, kept once the
+    #: key was displaced: a key installed again resumes above its old frames (``counters``)
+    retired_counters: dict[str, int] = field(default_factory=dict)
 
     def log(self, event: Event) -> None:
         self.events.append(event)
@@ -82,7 +85,7 @@ class DeviceState:
     def snapshot(self) -> DeviceState:
         """A copy to roll back to: containers copied, their (immutable) items shared."""
         return DeviceState(dict(self.cells), dict(self.counters), dict(self.specialist_counters),
-                           self.alert_counter, list(self.pending), list(self.events))
+                           self.alert_counter, list(self.pending), list(self.events), dict(self.retired_counters))
 
     def restore(self, snapshot: DeviceState) -> None:
         """Put this state back to ``snapshot`` in place (holders of this object see it too)."""
@@ -92,6 +95,7 @@ class DeviceState:
         self.alert_counter = snapshot.alert_counter
         self.pending = list(snapshot.pending)
         self.events = list(snapshot.events)
+        self.retired_counters = dict(snapshot.retired_counters)
 
     def to_json(self) -> dict:
         return {
@@ -102,6 +106,7 @@ class DeviceState:
             "alert_counter": self.alert_counter,
             "pending": [p.to_json() for p in self.pending],
             "events": [e.to_json() for e in self.events],
+            "retired_counters": dict(self.retired_counters),
         }
 
     @classmethod
@@ -119,6 +124,7 @@ class DeviceState:
             alert_counter=int(data.get("alert_counter", 2000)),
             pending=[PendingCommand.from_json(p) for p in data.get("pending", [])],
             events=[Event.from_json(e) for e in data.get("events", [])],
+            retired_counters={str(k): int(v) for k, v in data.get("retired_counters", {}).items()},
         )
 
 

@@ -275,3 +275,29 @@ def test_cs02b_other_information_carries_the_message_code_only(fixture_pki):
     response, alerts = head.send(head.seal(command, "tcos"))
     assert response is None and _alert_codes(alerts) == [MALFORMED_ALERT]
     assert trust_state(device) == before
+
+
+def _recovery_puts_supplier(head: Head, label: str):
+    """Recovery (mode 8, signed only) installing ``label`` in the supplier cells with floor 0."""
+    return b.cs02b_command(mode=8, originator_id=head.pki.entity("recovery"), recipient_id=head.device.entity_id,
+                           counter=head.next(), replacements=head.supplier_replacements(label),
+                           certification_path=[der(head.pki.issuing_ca.certificate)], disapply_time_checks=True,
+                           other_changes=(b.supplier_floor(0, 0),))
+
+
+def test_a_key_installed_again_resumes_above_its_old_frames(fixture_pki):
+    """Found by the campaign (seed 11): supplier A, then B with floor 0, then A again with floor
+    0 answered A's captured frames once more."""
+    device, head, _ = new_device(fixture_pki)
+    read = b.cs02a_command(originator_id=fixture_pki.entity("supplier_a"), recipient_id=device.entity_id,
+                           counter=head.next(), authorising_cell=b.ds_cell(SUPPLIER), roles=[SUPPLIER], macd=False)
+    captured = head.seal(read, "supplier_a")
+    assert head.send(captured)[0] is not None
+    for label in ("supplier_b", "supplier_a"):
+        response, _ = head.send(head.seal(_recovery_puts_supplier(head, label), "recovery"))
+        assert response.payload.execution_outcome.all_succeeded
+        if label == "supplier_b":
+            assert device.state.counters[int(SUPPLIER)] == 0  # a new party: its floor
+    assert device.state.counters[int(SUPPLIER)] == read.originator_counter  # A resumes where it was
+    response, alerts = head.send(captured)
+    assert response is None and _alert_codes(alerts) == [REPLAY_ALERT]

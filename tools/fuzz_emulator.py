@@ -289,9 +289,7 @@ class Campaign:
         reported: dict[tuple, set[int]] = {}
         for outcome in outcomes:
             for change in outcome.seq_number_changes:
-                # the floor itself, or (rule own-frame) the command's own counter when that is higher
-                reported.setdefault(("c", int(change.role)), set()).update(
-                    {change.floor_seq_number, max(change.floor_seq_number, outcome.seq_number)})
+                reported.setdefault(("c", int(change.role)), set()).add(change.floor_seq_number)
                 for s in change.specialist_floor_seq_numbers or ():
                     reported.setdefault(("s", f"{int(change.role)}/{int(s.usage)}"), set()).add(s.seq_number)
         keys_after = self._control_keys()
@@ -303,7 +301,9 @@ class Campaign:
                     continue
                 role = int(str(name).split("/")[0])
                 changed = keys_before.get(role) != keys_after.get(role)
-                if not changed or new not in reported.get((kind, int(name) if kind == "c" else name), set()):
+                floors = reported.get((kind, int(name) if kind == "c" else name), set())
+                # a floor may land higher than asked (rules own-frame, history), never lower
+                if not changed or not any(floor <= new for floor in floors):
                     raise Violation(f"{table}[{name}] decreased {old} -> {new} without a floor rule "
                                     f"(control changed: {changed})")
 
