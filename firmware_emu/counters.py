@@ -132,29 +132,37 @@ def requested(control: AuthorisingControl, authorising_role: int) -> tuple[SeqNu
     return tuple(changes)
 
 
-def _key(role: int, key_id: bytes) -> str:
-    return f"{int(role)}/{bytes(key_id).hex()}"
+def _key(role: int, key_id: bytes, usage: int | None = None) -> str:
+    name = f"{int(role)}/{bytes(key_id).hex()}"
+    return name if usage is None else f"{name}/{int(usage)}"
 
 
-def change_control(state: DeviceState, role: int, old_key_id: bytes | None, new_key_id: bytes) -> int:
-    """Rule ``history``: record the displaced key's counter, resume a returning key above its
-    own; returns the lowest counter a floor may now set for ``role``."""
-    current = stored(state, role)
+def change_control(state: DeviceState, role: int, old_key_id: bytes | None, new_key_id: bytes) -> None:
+    """Rule ``history``: keep the displaced key's counters (the role's and its specialist
+    counters); a returning key resumes at no less than its own."""
+    role = int(role)
+    specialist = [usage for (r, usage) in state.specialist_counters if r == role]
     if old_key_id is not None:
-        name = _key(role, old_key_id)
-        state.retired_counters[name] = max(state.retired_counters.get(name, 0), current)
+        for name, value in [(_key(role, old_key_id), stored(state, role))] + [
+                (_key(role, old_key_id, u), state.specialist_counters[(role, u)]) for u in specialist]:
+            state.retired_counters[name] = max(state.retired_counters.get(name, 0), value)
     returning = state.retired_counters.get(_key(role, new_key_id), 0)
-    if returning > current:
-        state.counters[int(role)] = returning
-    return returning
+    if returning > stored(state, role):
+        state.counters[role] = returning
+    for name, value in state.retired_counters.items():
+        prefix = _key(role, new_key_id) + "/"
+        if name.startswith(prefix):
+            usage = int(name[len(prefix):])
+            if value > state.specialist_counters.get((role, usage), 0):
+                state.specialist_counters[(role, usage)] = value
 
 
 def apply_floors(state: DeviceState, changes: Iterable[SeqNumberChange], *, rules: str, authorising_role: int,
-                 frame_counter: int, replaced: Mapping[int, int | None]) -> tuple[SeqNumberChange, ...]:
+                 frame_counter: int, replaced: Mapping[int, bytes | None]) -> tuple[SeqNumberChange, ...]:
     """Apply the floors the rules allow; return the changes applied (as requested, RTDS form).
 
-    ``replaced`` maps each role with at least one cell replaced successfully to the lowest
-    counter a floor may set when the command changed control of it (``change_control``), or
+    ``replaced`` maps each role with at least one cell replaced successfully to the key id of
+    its new control key when the command changed control of it (``change_control`` ran), or
     None when it did not (rule ``control``).
     """
     applied = []
@@ -169,16 +177,20 @@ def apply_floors(state: DeviceState, changes: Iterable[SeqNumberChange], *, rule
             continue
         if role not in replaced:  # rule scope
             continue
-        lowest = replaced[role]
-        new_control = lowest is not None
-        value = max(change.floor_seq_number, lowest) if new_control else max(change.floor_seq_number,
-                                                                               stored(state, role))
+        new_key = replaced[role]
+        if new_key is not None:  # rules control and history: down to the floor, not below the key's own past
+            value = max(change.floor_seq_number, state.retired_counters.get(_key(role, new_key), 0))
+        else:
+            value = max(change.floor_seq_number, stored(state, role))
         if role == int(authorising_role):  # rule own-frame
             value = max(value, frame_counter)
         state.counters[role] = value
         for s in specialists:
-            key = (role, int(s.usage))
-            state.specialist_counters[key] = (s.seq_number if new_control
-                                              else max(s.seq_number, state.specialist_counters.get(key, 0)))
+            usage = int(s.usage)
+            if new_key is not None:
+                lowest = state.retired_counters.get(_key(role, new_key, usage), 0)
+            else:
+                lowest = state.specialist_counters.get((role, usage), 0)
+            state.specialist_counters[(role, usage)] = max(s.seq_number, lowest)
         applied.append(change)
     return tuple(applied)

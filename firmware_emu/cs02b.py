@@ -177,7 +177,7 @@ def execute(device: EmulatedDevice, message: Message, command: Cs02bCommand, *, 
     outcomes = []
     verified: dict = {}  # signatures checked during this command's path validations
     anchors = device.anchors()  # as they stand before this command replaces anything
-    replaced: dict[int, int | None] = {}  # role -> lowest floor after a change of control, else None
+    replaced: dict[int, bytes | None] = {}  # role -> its new control key's id after a change of control
     for replacement in command.replacements:
         target = replacement.target_cell
         existing = device.cell_certificate(target)
@@ -193,8 +193,8 @@ def execute(device: EmulatedDevice, message: Message, command: Cs02bCommand, *, 
             role = int(target.role)
             replaced.setdefault(role, None)
             if target == _control_cell(device, role) and not _same_key(existing, new):  # a change of control
-                replaced[role] = counters.change_control(device.state, role,
-                                                         _key_id(existing) if existing else None, _key_id(new))
+                counters.change_control(device.state, role, _key_id(existing) if existing else None, _key_id(new))
+                replaced[role] = _key_id(new)
         else:
             new_id, new_key = old_id, old_key
         outcomes.append(ReplacementOutcome(target, status, old_id, old_key, new_id, new_key))
