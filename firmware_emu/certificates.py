@@ -21,7 +21,7 @@ from rig.gbcs.tables import KeyUsage, RemotePartyRole
 
 
 class CertificateError(ValueError):
-    """Bytes that are not a usable GBCS certificate."""
+    """Bytes that are not a usable GBCS certificate (the only exception ``parse_certificate`` raises)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,8 +71,10 @@ def _parse(der: bytes) -> ParsedCertificate:
             not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
             subject_name=cert.subject.public_bytes(), issuer_name=cert.issuer.public_bytes(),
         )
-    except (ValueError, TypeError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as err:
-        raise CertificateError(f"unreadable certificate: {err}") from None
+    except Exception as err:
+        # whatever ``cryptography`` raises for bytes it cannot load (ValueError, InvalidVersion,
+        # UnsupportedAlgorithm, DuplicateExtension, ...): to a device it is a bad certificate
+        raise CertificateError(f"unreadable certificate: {type(err).__name__}: {err}") from None
 
 
 class CertificateCache:

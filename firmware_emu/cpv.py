@@ -3,7 +3,9 @@
 RFC 5280 style over the GBCS profile (``docs/reference/gbcs-cs02b.md`` section 8 step 9): chain
 the replacement certificate through ``certificationPathCertificates`` by issuer name and
 AKI/SKI to a trust anchor (the root cell, or extra anchors a replay trusts), verify every
-signature (ECDSA P-256 / SHA-256), require CA certificates to be CAs with keyCertSign within
+signature (ECDSA P-256 / SHA-256), require an issuing CA between the root and an organisation
+certificate (one the root signed itself is a bad certificate: GBCS organisation certificates
+come from the OCA), require CA certificates to be CAs with keyCertSign within
 their path length, require certificatePolicies to be present and critical, and check validity
 periods unless time-based checks are disapplied (or the device has no reliable time).
 Trust anchors themselves are not time-checked (RFC 5280 treats them as name and key).
@@ -19,7 +21,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from rig.gbcs.tables import KeyUsage
+from rig.gbcs.tables import KeyUsage, RemotePartyRole
 
 from .certificates import ParsedCertificate
 
@@ -29,6 +31,7 @@ MAX_DEPTH = 4
 
 class CpvFailure(enum.Enum):
     NO_CHAIN = "no_chain"
+    NO_ISSUING_CA = "no_issuing_ca"  # an organisation certificate issued by the root itself
     BAD_SIGNATURE = "bad_signature"
     NOT_A_CA = "not_a_ca"
     POLICY = "policy"
@@ -39,6 +42,11 @@ class CpvFailure(enum.Enum):
     def status_key(self) -> str:
         """Which ``ModelProfile.statuses`` entry reports this failure."""
         return {CpvFailure.NO_CHAIN: "no_chain", CpvFailure.BAD_SIGNATURE: "bad_signature"}.get(self, "bad_certificate")
+
+
+def _is_root(cert: ParsedCertificate) -> bool:
+    """A root certificate: self-issued, or carrying the root role (OU 00)."""
+    return cert.subject_name == cert.issuer_name or cert.role == RemotePartyRole.ROOT
 
 
 def _issued_by(child: ParsedCertificate, issuer: ParsedCertificate) -> bool:
@@ -86,15 +94,20 @@ def validate(leaf: ParsedCertificate, path: Sequence[ParsedCertificate], anchors
     problem = _profile_ok(leaf, at)
     if problem:
         return problem
+    needs_issuing_ca = leaf.role != RemotePartyRole.ROOT  # a replacement root is judged by the root cell
     current = leaf
     below_ca = 0  # CA certificates between the leaf and the one being checked
     for _ in range(MAX_DEPTH):
         anchor = next((a for a in anchors if _issued_by(current, a)), None)
         if anchor is not None:
+            if current is leaf and needs_issuing_ca and _is_root(anchor):
+                return CpvFailure.NO_ISSUING_CA
             return None if _signature_ok(current, anchor, verified) else CpvFailure.BAD_SIGNATURE
         issuer = next((c for c in path if c is not current and _issued_by(current, c)), None)
         if issuer is None:
             return CpvFailure.NO_CHAIN
+        if current is leaf and needs_issuing_ca and _is_root(issuer):
+            return CpvFailure.NO_ISSUING_CA
         if not _signature_ok(current, issuer, verified):
             return CpvFailure.BAD_SIGNATURE
         if not issuer.is_ca or KeyUsage.KEY_CERT_SIGN not in issuer.key_usage:

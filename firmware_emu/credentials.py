@@ -28,6 +28,7 @@ from rig.gbcs import build as b
 from rig.gbcs.payloads.cs02 import TrustAnchorCellId
 from rig.gbcs.tables import Cs02eError
 
+from . import counters
 from .device import ACB_KA, EmulatedDevice, Rejected
 from .rejections import Reason
 
@@ -58,7 +59,7 @@ def handle_cs02a(device: EmulatedDevice, raw: bytes, message: Message) -> list[b
     if signed and cell.key_usage != KeyUsage.DIGITAL_SIGNATURE:
         raise Rejected(Reason.NOT_AUTHORISED, f"{cell} cannot sign")
     device.authenticate(raw, message, cell, signed=signed)
-    device.commit_counter(cell.role, message.originator_counter)
+    counters.commit(device.state, cell.role, message.originator_counter)
     device.save()
     response = b.cs02a_response(message, [_details(device, RemotePartyRole(r)) for r in command.roles],
                                 device_id=device.entity_id, macd=not signed)
@@ -78,7 +79,7 @@ def handle_cs02e(device: EmulatedDevice, raw: bytes, message: Message) -> list[b
     if cell is None:
         raise Rejected(Reason.NOT_AUTHORISED, f"{message.originator_id.hex().upper()} may not read device certificates")
     device.authenticate(raw, message, cell, signed=True)
-    device.commit_counter(cell.role, message.originator_counter)
+    counters.commit(device.state, cell.role, message.originator_counter)
     device.save()
     identity = device.identity
     if request.key_usage == KeyUsage.DIGITAL_SIGNATURE:

@@ -9,15 +9,22 @@ At execution, for each replacement in order: target cell exists on this device t
 role permitted by the mode, the certificate parses, path validation to the root cell (time
 checks unless disapplied or the device has no reliable time), role (OU) and key usage match the
 cell; then the cell is replaced. Replacement is per cell, not atomic [RTDS]. Floors [4] [5] [6]
-are applied afterwards and reported in ``remotePartySeqNumberChanges``; the immediate response
-(or the 0x8F66/0x8F67 alert of a future-dated command) reports every targeted cell.
+are applied afterwards by the rules in ``counters`` and the applied ones reported in
+``remotePartySeqNumberChanges``; the immediate response (or the 0x8F66/0x8F67 alert of a
+future-dated command) reports every targeted cell.
+
+A future-dated command whose execution fails in a way no rule foresaw (it was stored by an
+older version, its stored frame no longer decodes, a library raised) is rolled back, reported
+once with 0x8F67 (every cell ``execution_failed``) when its originator can be named, logged,
+and dropped: it can never wedge ``poll``.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 
-from rig.gbcs import Cs02bCommand, ExecutionOutcome, Message, ReplacementOutcome, SeqNumberChange, decode
+from rig.crypto.certs import key_id_method2
+from rig.gbcs import Cs02bCommand, ExecutionOutcome, Message, ReplacementOutcome, decode
 from rig.gbcs import build as b
 from rig.gbcs.modes import MODE_RULES, Variant
 from rig.gbcs.payloads.cs02 import TrustAnchorCellId
@@ -31,8 +38,8 @@ from rig.gbcs.tables import (
     StatusCode,
 )
 
-from . import cpv
-from .certificates import CertificateError, parse_certificate
+from . import counters, cpv
+from .certificates import CertificateError, ParsedCertificate, parse_certificate
 from .device import ACB_KA, NO_ID, EmulatedDevice, Rejected
 from .device_types import DeviceType
 from .rejections import Reason
@@ -73,7 +80,12 @@ def handle(device: EmulatedDevice, raw: bytes, message: Message) -> list[bytes]:
     command = message.payload
     if not isinstance(command, Cs02bCommand):
         raise Rejected(Reason.MALFORMED, "payload is not an UpdateSecurityCredentials command")
+    if message.supplementary is not None:
+        raise Rejected(Reason.MALFORMED, "CS02b other-information carries the message code only")
     cell, signed = _authorising_cell(device, message, command)
+    problem = counters.control_problem(command.control, {int(c.role) for c in device.state.cells})
+    if problem:
+        raise Rejected(Reason.MALFORMED, problem)
     profile = device.profile
     refused = command.control.mode in profile.refuse_modes
     if refused and profile.refusal == "discard":
@@ -82,7 +94,7 @@ def handle(device: EmulatedDevice, raw: bytes, message: Message) -> list[bytes]:
     if profile.require_seq_number_equals_counter and command.control.seq_number != message.originator_counter:
         raise Rejected(Reason.MALFORMED, f"[3] {command.control.seq_number} != originator counter "
                                           f"{message.originator_counter}")
-    device.commit_counter(cell.role, message.originator_counter)
+    counters.commit(device.state, cell.role, message.originator_counter)
     if command.is_cancellation:
         cancelled = _cancel(device, int(cell.role))
         device.log(UPDATE_SECURITY_CREDENTIALS, f"counter {message.originator_counter}: cancelled {cancelled} "
@@ -95,10 +107,11 @@ def handle(device: EmulatedDevice, raw: bytes, message: Message) -> list[bytes]:
         outcome = None
     else:
         outcome = execute(device, message, command, refused=refused)
-    device.save()
     response = b.cs02b_response(message, outcome, device_id=device.entity_id,
                                 date_time=device.date_time() if profile.response_date_time else None)
-    return [device.sign(response)]
+    frame = device.sign(response)
+    device.save()  # after everything that could fail, before the frame leaves
+    return [frame]
 
 
 def _cancel(device: EmulatedDevice, role: int) -> int:
@@ -135,6 +148,23 @@ def _cell_status(device: EmulatedDevice, command: Cs02bCommand, target: TrustAnc
     return StatusCode.SUCCESS
 
 
+def _control_cell(device: EmulatedDevice, role: int) -> TrustAnchorCellId:
+    """The cell whose key authorises ``role``'s commands: its DS cell, else (ACB) its KA cell."""
+    ds = TrustAnchorCellId(RemotePartyRole(role), KeyUsage.DIGITAL_SIGNATURE)
+    return ds if ds in device.state.cells else TrustAnchorCellId(RemotePartyRole(role), KeyUsage.KEY_AGREEMENT)
+
+
+def _key_id(cert: ParsedCertificate) -> bytes:
+    """The key's own identifier (method 2 over the point), not the certificate's SKI claim."""
+    return key_id_method2(cert.public_key) if cert.public_key is not None else cert.key_id
+
+
+def _same_key(old: ParsedCertificate | None, new: ParsedCertificate) -> bool:
+    if old is None or old.public_key is None or new.public_key is None:
+        return False
+    return old.public_key.public_numbers() == new.public_key.public_numbers()
+
+
 def execute(device: EmulatedDevice, message: Message, command: Cs02bCommand, *, refused: bool = False) -> ExecutionOutcome:
     """Replace the targeted cells and apply the floors; returns the execution outcome."""
     control = command.control
@@ -147,6 +177,7 @@ def execute(device: EmulatedDevice, message: Message, command: Cs02bCommand, *, 
     outcomes = []
     verified: dict = {}  # signatures checked during this command's path validations
     anchors = device.anchors()  # as they stand before this command replaces anything
+    replaced: dict[int, bytes | None] = {}  # role -> its new control key's id after a change of control
     for replacement in command.replacements:
         target = replacement.target_cell
         existing = device.cell_certificate(target)
@@ -159,29 +190,76 @@ def execute(device: EmulatedDevice, message: Message, command: Cs02bCommand, *, 
             new = parse_certificate(replacement.certificate)
             device.state.cells[target] = new.der
             new_id, new_key = new.subject_id, new.key_id
+            role = int(target.role)
+            replaced.setdefault(role, None)
+            if target == _control_cell(device, role) and not _same_key(existing, new):  # a change of control
+                counters.change_control(device.state, role, _key_id(existing) if existing else None, _key_id(new))
+                replaced[role] = _key_id(new)
         else:
             new_id, new_key = old_id, old_key
         outcomes.append(ReplacementOutcome(target, status, old_id, old_key, new_id, new_key))
-    changes: list[SeqNumberChange] = []
-    all_failed = bool(outcomes) and all(o.status != StatusCode.SUCCESS for o in outcomes)
-    if not (all_failed and not profile.apply_floors_when_all_fail):
-        role = MODE_RULES[control.mode].authorising_role or RemotePartyRole.ACCESS_CONTROL_BROKER
-        if control.new_floor_seq_number is not None:
-            changes.append(SeqNumberChange(role, control.new_floor_seq_number,
-                                           control.new_specialist_floor_seq_numbers))
-        changes.extend(control.other_seq_number_changes or ())
-        for change in changes:
-            device.state.counters[int(change.role)] = change.floor_seq_number
-            for specialist in change.specialist_floor_seq_numbers or ():
-                device.state.specialist_counters[(int(change.role), int(specialist.usage))] = specialist.seq_number
+    role = MODE_RULES[control.mode].authorising_role or RemotePartyRole.ACCESS_CONTROL_BROKER
+    changes = counters.apply_floors(device.state, counters.requested(control, role), rules=profile.floor_rules,
+                                    authorising_role=role, frame_counter=message.originator_counter,
+                                    replaced=replaced)
     ok = sum(o.status == StatusCode.SUCCESS for o in outcomes)
     device.log(UPDATE_SECURITY_CREDENTIALS, f"mode {control.mode.name} counter {control.seq_number}: "
                                             f"{ok}/{len(outcomes)} cell(s) replaced")
-    return ExecutionOutcome(control.seq_number, ReplacementMode(control.mode), tuple(changes), tuple(outcomes))
+    return ExecutionOutcome(control.seq_number, ReplacementMode(control.mode), changes, tuple(outcomes))
+
+
+def _alert(device: EmulatedDevice, message: Message, command: Cs02bCommand, outcome: ExecutionOutcome,
+           code: int) -> bytes:
+    alert = b.cs02b_alert(device_id=device.entity_id, recipient_id=message.originator_id,
+                          alert_counter=device.next_alert_counter(), execution_time=command.execution_date_time,
+                          outcome=outcome, alert_code=code,
+                          message_code=b.CS02G_ALERT_CODE if message.message_code in CS02G_CODES
+                          else b.CS02B_ALERT_CODE)
+    return device.sign(alert)
+
+
+def _execute_pending(device: EmulatedDevice, pending: PendingCommand) -> bytes:
+    message = decode(pending.frame)
+    command = message.payload
+    if not isinstance(command, Cs02bCommand) or not command.is_future_dated:
+        raise ValueError("the stored frame is not a future-dated CS02b command")
+    refused = command.control.mode in device.profile.refuse_modes
+    outcome = execute(device, message, command, refused=refused)
+    code = ALERT_FUTURE_DATED_SUCCESS if outcome.all_succeeded else ALERT_FUTURE_DATED_FAILURE
+    if device.profile.wrong_alert:
+        code = ALERT_FUTURE_DATED_FAILURE if code == ALERT_FUTURE_DATED_SUCCESS else ALERT_FUTURE_DATED_SUCCESS
+    device.log(code, f"future-dated command {command.control.seq_number} executed")
+    return _alert(device, message, command, outcome, code)
+
+
+def _failed_pending(device: EmulatedDevice, pending: PendingCommand, error: Exception) -> bytes | None:
+    """0x8F67 for a pending command whose execution failed unexpectedly (state already rolled back)."""
+    reason = f"{type(error).__name__}: {error}"
+    try:
+        message = decode(pending.frame)
+        command = message.payload
+        if not isinstance(command, Cs02bCommand) or command.execution_date_time is None:
+            raise ValueError("not a future-dated CS02b command")
+    except Exception:
+        device.log(ALERT_FUTURE_DATED_FAILURE, f"future-dated command due {pending.execute_at.isoformat()} dropped: "
+                                               f"{reason}; its originator cannot be named, no alert")
+        return None
+    status = device.profile.statuses["execution_failed"]
+    outcomes = []
+    for replacement in command.replacements:
+        existing = device.cell_certificate(replacement.target_cell)
+        ids = (existing.subject_id, existing.key_id) if existing else (NO_ID, NO_ID)
+        outcomes.append(ReplacementOutcome(replacement.target_cell, status, *ids, *ids))
+    outcome = ExecutionOutcome(command.control.seq_number, ReplacementMode(command.control.mode), (), tuple(outcomes))
+    device.log(ALERT_FUTURE_DATED_FAILURE, f"future-dated command {command.control.seq_number} failed: {reason}")
+    try:
+        return _alert(device, message, command, outcome, ALERT_FUTURE_DATED_FAILURE)
+    except Exception:
+        return None
 
 
 def execute_due(device: EmulatedDevice) -> list[bytes]:
-    """Execute the future-dated commands whose time has passed; one alert each."""
+    """Execute the future-dated commands whose time has passed; one alert each, once."""
     if not device.state.pending:
         return []
     now = device.now()
@@ -191,19 +269,13 @@ def execute_due(device: EmulatedDevice) -> list[bytes]:
     device.state.pending = [p for p in device.state.pending if p.execute_at > now]
     frames = []
     for pending in sorted(due, key=lambda p: p.execute_at):
-        message = decode(pending.frame)
-        command: Cs02bCommand = message.payload
-        refused = command.control.mode in device.profile.refuse_modes
-        outcome = execute(device, message, command, refused=refused)
-        code = ALERT_FUTURE_DATED_SUCCESS if outcome.all_succeeded else ALERT_FUTURE_DATED_FAILURE
-        if device.profile.wrong_alert:
-            code = ALERT_FUTURE_DATED_FAILURE if code == ALERT_FUTURE_DATED_SUCCESS else ALERT_FUTURE_DATED_SUCCESS
-        device.log(code, f"future-dated command {command.control.seq_number} executed")
-        alert = b.cs02b_alert(device_id=device.entity_id, recipient_id=message.originator_id,
-                              alert_counter=device.next_alert_counter(), execution_time=command.execution_date_time,
-                              outcome=outcome, alert_code=code,
-                              message_code=b.CS02G_ALERT_CODE if message.message_code in CS02G_CODES
-                              else b.CS02B_ALERT_CODE)
-        frames.append(device.sign(alert))
+        snapshot = device.state.snapshot()
+        try:
+            frames.append(_execute_pending(device, pending))
+        except Exception as error:  # never wedge poll: roll back, report once, drop
+            device.state.restore(snapshot)
+            frame = _failed_pending(device, pending, error)
+            if frame is not None:
+                frames.append(frame)
     device.save()
     return frames

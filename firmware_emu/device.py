@@ -9,7 +9,14 @@ power cut never loses a change a frame reported.
 Authentication sequence (``docs/reference/gbcs-cs02b.md`` section 8, the project's order):
 frame shape, MAC (access control broker KA cell), the authorising trust anchor cell and its
 subject, anti-replay counter, signature with the cell's key; the counter is committed only when
-every check passed. Failures go through the ``rejections`` table.
+every check passed (``counters`` holds every rule that moves a counter). Failures go through the
+``rejections`` table.
+
+Neither ``receive`` nor ``poll`` raises. Each command runs against a snapshot of the device
+state: a rejection, or any failure the handlers did not foresee, puts the state back as it was
+(so memory and disk hold what they held before the command), logs the event and answers as the
+rejections table says. A ``PowerCut`` (a ``BaseException``) still ends the call, as power loss
+ends a real meter's.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from rig.gbcs.message import CosemDateTime
 from rig.gbcs.payloads.cs02 import TrustAnchorCellId
 from rig.gbcs.tables import CS02A_CODES, CS02E_CODE, MESSAGE_CODE_MODE, KeyUsage, RemotePartyRole
 
-from . import alerts
+from . import alerts, counters
 from .certificates import CertificateError, ParsedCertificate, parse_certificate
 from .clock import Clock, SystemClock
 from .device_types import CELLS, DeviceType
@@ -39,6 +46,10 @@ from .store import DeviceState, TrustAnchorStore
 
 ACB_KA = TrustAnchorCellId(RemotePartyRole.ACCESS_CONTROL_BROKER, KeyUsage.KEY_AGREEMENT)
 NO_ID = bytes(8)
+#: the security header GBCS allows on a MACed command [RTDS: every one of 815 MACed frames]:
+#: authentication only with suite 1, and an invocation counter of zero (gbcs-parser fixes it too)
+SECURITY_CONTROL = 0x11
+INVOCATION_COUNTER = 0
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,18 @@ def _handlers() -> dict[int, Handler]:
     table.update({code: credentials.handle_cs02a for code in CS02A_CODES})
     table[CS02E_CODE] = credentials.handle_cs02e
     return table
+
+
+def check_security_header(message: Message) -> None:
+    """The MAC header values GBCS allows (the codec already insists on empty ciphering fields)."""
+    header = message.mac_header
+    if header is None:
+        return
+    if header.security_control != SECURITY_CONTROL:
+        raise Rejected(Reason.MALFORMED, f"security control 0x{header.security_control:02X}, "
+                                         f"GBCS uses 0x{SECURITY_CONTROL:02X}")
+    if header.invocation_counter != INVOCATION_COUNTER:
+        raise Rejected(Reason.MALFORMED, f"invocation counter {header.invocation_counter}, GBCS uses 0")
 
 
 class EmulatedDevice:
@@ -143,27 +166,40 @@ class EmulatedDevice:
 
     # -- Endpoint -------------------------------------------------------------------------------
     def receive(self, frame: bytes) -> list[bytes]:
+        snapshot = self.state.snapshot()
+        try:
+            return self._release(self._process(frame), response=True)
+        except Rejected as rejection:
+            self.state.restore(snapshot)
+            return self._reject_safely(rejection, snapshot)
+        except Exception as err:  # the device answers every input as GBCS says, never with a crash
+            self.state.restore(snapshot)
+            return self._reject_safely(Rejected(Reason.NOT_PROCESSED, f"{type(err).__name__}: {err}"), snapshot)
+
+    def _process(self, frame: bytes) -> list[bytes]:
         try:
             message = decode(frame)
         except GbcsDecodeError as err:
-            return self._reject(Rejected(Reason.MALFORMED, str(err)))
+            raise Rejected(Reason.MALFORMED, str(err)) from None
         if message.recipient_id != self.entity_id:
-            return self._reject(Rejected(Reason.WRONG_RECIPIENT, message.recipient_id.hex().upper()))
+            raise Rejected(Reason.WRONG_RECIPIENT, message.recipient_id.hex().upper())
         if message.cra_flag != CraFlag.COMMAND:
-            return self._reject(Rejected(Reason.MALFORMED, f"a {message.cra_flag.name.lower()} sent to a device"))
+            raise Rejected(Reason.MALFORMED, f"a {message.cra_flag.name.lower()} sent to a device")
+        check_security_header(message)
         handler = self._handlers.get(message.message_code)
         if handler is None:
-            return self._reject(Rejected(Reason.UNSUPPORTED, f"message code 0x{message.message_code:04X}"))
-        try:
-            replies = handler(self, bytes(frame), message)
-        except Rejected as rejection:
-            return self._reject(rejection)
-        return self._release(replies, response=True)
+            raise Rejected(Reason.UNSUPPORTED, f"message code 0x{message.message_code:04X}")
+        return handler(self, bytes(frame), message)
 
     def poll(self) -> list[bytes]:
         from . import cs02b
 
-        out = cs02b.execute_due(self)
+        snapshot = self.state.snapshot()
+        try:
+            out = cs02b.execute_due(self)
+        except Exception:  # cs02b guards each command; this is the last line (e.g. the disk failed)
+            self.state.restore(snapshot)
+            out = []
         out = self._release(out, response=False)
         if self._held:
             now = time.monotonic()
@@ -174,7 +210,7 @@ class EmulatedDevice:
 
     # -- helpers for handlers -------------------------------------------------------------------
     def authenticate(self, raw: bytes, message: Message, cell: TrustAnchorCellId, *, signed: bool) -> None:
-        """MAC, authorising cell, anti-replay and signature; commits nothing (see ``commit_counter``)."""
+        """MAC, authorising cell, anti-replay and signature; commits nothing (see ``counters.commit``)."""
         if message.mac_header is not None:
             acb = self.cell_certificate(ACB_KA)
             if acb is None or acb.public_key is None:
@@ -189,9 +225,9 @@ class EmulatedDevice:
         if self.profile.check_originator_is_cell_subject and anchor.subject_id != message.originator_id:
             raise Rejected(Reason.NOT_AUTHORISED, f"originator {message.originator_id.hex().upper()} is not the "
                                                   f"subject {anchor.subject_id.hex().upper()} of {cell}")
-        stored = self.state.counters.get(int(cell.role), 0)
-        if message.originator_counter <= stored:
-            raise Rejected(Reason.REPLAY, f"counter {message.originator_counter} <= {stored} for {cell.role.name}")
+        if not counters.is_fresh(self.state, cell.role, message.originator_counter):
+            raise Rejected(Reason.REPLAY, f"counter {message.originator_counter} <= "
+                                          f"{counters.stored(self.state, cell.role)} for {cell.role.name}")
         if signed:
             if message.signature is None or anchor.public_key is None:
                 raise Rejected(Reason.MALFORMED, "signature missing")
@@ -200,12 +236,8 @@ class EmulatedDevice:
         if self.profile.reject_expired_trust_anchor and not anchor.valid_at(self.now()):
             raise Rejected(Reason.TRUST_ANCHOR_EXPIRED, f"{cell} expired {anchor.not_after.date()}")
 
-    def commit_counter(self, role: int, counter: int) -> None:
-        self.state.counters[int(role)] = counter
-
     def next_alert_counter(self) -> int:
-        self.state.alert_counter += 1
-        return self.state.alert_counter
+        return counters.next_alert_counter(self.state)
 
     def date_time(self) -> CosemDateTime:
         return CosemDateTime.from_datetime(self.now())
@@ -241,6 +273,14 @@ class EmulatedDevice:
                    else alerts.dlms_alert(code, counter, now))
         message = Message(CraFlag.ALERT, counter, self.entity_id, recipient, alerts.GENERIC_CRITICAL_ALERT, payload)
         return self.sign(message)
+
+    def _reject_safely(self, rejection: Rejected, snapshot: DeviceState) -> list[bytes]:
+        """``_reject``; should even that fail (the disk), the state stays as it was and nothing is sent."""
+        try:
+            return self._reject(rejection)
+        except Exception:
+            self.state.restore(snapshot)
+            return []
 
     def _reject(self, rejection: Rejected) -> list[bytes]:
         row = REJECTIONS[rejection.reason]

@@ -64,8 +64,12 @@ class CommsHub:
         endpoint = self._routes.get(recipient)
         if endpoint is None:
             self.undeliverable += 1
-            self.chf.log(0x8F84, f"no device {recipient.hex().upper()} on the device log")
-            self.chf.save()
+            snapshot = self.chf.state.snapshot()
+            try:
+                self.chf.log(0x8F84, f"no device {recipient.hex().upper()} on the device log")
+                self.chf.save()
+            except Exception:  # like the devices it fronts, the hub never raises: the log entry is lost
+                self.chf.state.restore(snapshot)
             return []
         return endpoint.receive(frame)
 

@@ -29,6 +29,8 @@ DEFAULT_STATUSES: Mapping[str, StatusCode] = MappingProxyType({
     "target_not_permitted": StatusCode.NOT_AUTHORIZED,
     # a refused mode answered cell by cell (profile refusal = "fail-cells")
     "refused": StatusCode.OTHER,
+    # a future-dated command whose execution failed unexpectedly: rolled back, every cell reported failed
+    "execution_failed": StatusCode.OTHER,
 })
 
 
@@ -51,8 +53,10 @@ class ModelProfile:
     require_seq_number_equals_counter: bool = True
     #: a device without reliable time skips time-based checks in path validation
     reliable_time: bool = True
-    #: floors [4]/[5]/[6] are applied even when every replacement failed
-    apply_floors_when_all_fail: bool = True
+    #: how floors [4]/[5]/[6] move counters (``firmware_emu.counters``): "strict" (only for roles
+    #: this command replaced, never below the frame's own counter, never when every replacement
+    #: failed) or "as-requested" (written as given, the literal reading; reopens replay windows)
+    floor_rules: str = "strict"
     #: CS02b responses carry the device date-time (every RTDS CS02b response does)
     response_date_time: bool = True
     #: payload lengths >= 128 written as 82 hh ll, like the RTDS devices (0 = minimal DER)
@@ -81,6 +85,12 @@ class ModelProfile:
     drop_responses: bool = False
     drop_alerts: bool = False
 
+    def __post_init__(self):
+        from .counters import FLOOR_RULES
+
+        if self.floor_rules not in FLOOR_RULES:
+            raise ValueError(f"floor_rules is one of {FLOOR_RULES}, not {self.floor_rules!r}")
+
     def with_changes(self, **changes) -> ModelProfile:
         return replace(self, **changes)
 
@@ -98,6 +108,9 @@ PROFILES: dict[str, ModelProfile] = {p.name: p for p in (
     DEFAULT.with_changes(name="expiry-strict", model="EMU-EXPIRY",
                          description="rejects commands once the authorising trust anchor has expired",
                          reject_expired_trust_anchor=True),
+    DEFAULT.with_changes(name="floors-as-requested", model="EMU-FLOORS",
+                         description="writes every floor [4] [5] [6] as given (literal reading; replayable)",
+                         floor_rules="as-requested"),
     DEFAULT.with_changes(name="slow", model="EMU-SLOW", description="answers after 1.5 s", response_delay=1.5),
     DEFAULT.with_changes(name="mute", model="EMU-MUTE", description="never answers", drop_responses=True,
                          drop_alerts=True),

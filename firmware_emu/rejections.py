@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 
 class Reason(enum.Enum):
-    MALFORMED = "malformed"  # undecodable, wrong frame variant, message code vs mode, [3] != counter
+    MALFORMED = "malformed"  # undecodable, header values, frame variant, code vs mode, [3] != counter, counter ranges
     WRONG_RECIPIENT = "wrong recipient"
     UNSUPPORTED = "unsupported use case"
     MODE_REFUSED = "mode refused by this model"
@@ -24,6 +24,7 @@ class Reason(enum.Enum):
     REPLAY = "originator counter not above the stored counter"
     SIGNATURE_FAILURE = "signature check failed"
     TRUST_ANCHOR_EXPIRED = "authorising trust anchor expired"  # only models with that quirk
+    NOT_PROCESSED = "command could not be processed"  # any failure no other reason covers: state rolled back
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ REJECTIONS: dict[Reason, Rejection] = {row.reason: row for row in (
     Rejection(Reason.REPLAY, 0x8F53, True),  # Failed Authentication or Authorisation not covered by other codes
     Rejection(Reason.SIGNATURE_FAILURE, 0x8F3D, True),  # Trusted Source Authentication Failure
     Rejection(Reason.TRUST_ANCHOR_EXPIRED, 0x8F3D, True),
+    # the content could not be processed (the device cannot tell format from content here)
+    Rejection(Reason.NOT_PROCESSED, 0x8F1E, True),
 )}
 
 #: roles whose DS cell subject receives a device's generic alerts, first populated wins

@@ -1,7 +1,7 @@
 """The trust anchor store and the rest of a device's durable state, persisted atomically.
 
-State (cells, anti-replay counters, the alert counter, pending future-dated commands, events)
-lives in one JSON document. ``save`` writes a temporary file, fsyncs it, renames it over the
+State (cells, anti-replay counters, the alert counter, pending future-dated commands, events,
+the counters of displaced keys) lives in one JSON document. ``save`` writes a temporary file, fsyncs it, renames it over the
 old one and fsyncs the folder: after a power cut at any point the folder holds the old or the
 new document, never a mix, and a device restarted on it carries on from there. A test hook is
 called at every write point so tests can cut the power exactly there.
@@ -26,11 +26,15 @@ STATE_FILE = "device-state.json"
 WRITE_POINTS = ("open", "partial-write", "fsync", "rename", "dir-fsync")
 
 
-class PowerCut(Exception):
-    """Raised by a test fault hook to simulate losing power at a write point."""
+class PowerCut(BaseException):
+    """Raised by a test fault hook to simulate losing power at a write point.
+
+    A ``BaseException`` (like ``SystemExit``): the device's "never raise" guards turn every
+    failure into GBCS behaviour, but a power cut ends the process and must get through them.
+    """
 
 
-@dataclass
+@dataclass(frozen=True)
 class PendingCommand:
     """A future-dated command accepted and not yet executed."""
 
@@ -69,11 +73,29 @@ class DeviceState:
     alert_counter: int = 2000
     pending: list[PendingCommand] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    #: highest counter of a role while a key (its key id, hex) held control of it, kept once the
+    #: key was displaced: a key installed again resumes above its old frames (``counters``)
+    retired_counters: dict[str, int] = field(default_factory=dict)
 
     def log(self, event: Event) -> None:
         self.events.append(event)
         if len(self.events) > CAPACITY:
             del self.events[: len(self.events) - CAPACITY]
+
+    def snapshot(self) -> DeviceState:
+        """A copy to roll back to: containers copied, their (immutable) items shared."""
+        return DeviceState(dict(self.cells), dict(self.counters), dict(self.specialist_counters),
+                           self.alert_counter, list(self.pending), list(self.events), dict(self.retired_counters))
+
+    def restore(self, snapshot: DeviceState) -> None:
+        """Put this state back to ``snapshot`` in place (holders of this object see it too)."""
+        self.cells = dict(snapshot.cells)
+        self.counters = dict(snapshot.counters)
+        self.specialist_counters = dict(snapshot.specialist_counters)
+        self.alert_counter = snapshot.alert_counter
+        self.pending = list(snapshot.pending)
+        self.events = list(snapshot.events)
+        self.retired_counters = dict(snapshot.retired_counters)
 
     def to_json(self) -> dict:
         return {
@@ -84,6 +106,7 @@ class DeviceState:
             "alert_counter": self.alert_counter,
             "pending": [p.to_json() for p in self.pending],
             "events": [e.to_json() for e in self.events],
+            "retired_counters": dict(self.retired_counters),
         }
 
     @classmethod
@@ -101,6 +124,7 @@ class DeviceState:
             alert_counter=int(data.get("alert_counter", 2000)),
             pending=[PendingCommand.from_json(p) for p in data.get("pending", [])],
             events=[Event.from_json(e) for e in data.get("events", [])],
+            retired_counters={str(k): int(v) for k, v in data.get("retired_counters", {}).items()},
         )
 
 

@@ -60,3 +60,23 @@ def test_garbage_prints_the_error_without_a_traceback(capsys, argument):
     assert code == 2
     assert "Traceback" not in out + err
     assert "error" in err
+
+
+@pytest.mark.parametrize("poison", ["version", "curve", "key-type"])
+def test_certificates_cryptography_cannot_load_are_reported_not_raised(capsys, fixture_pki, poison):
+    from .attack_helpers import poisoned_change_of_supplier
+
+    frame = poisoned_change_of_supplier(fixture_pki, poison=poison)
+    for extra in ((), ("--json",)):
+        code, out, err = run(capsys, "decode", frame.hex(), "--keystore", str(FIXTURE_PKI / "keystore"), *extra)
+        assert code == 0 and "Traceback" not in out + err
+        assert ("unreadable certificate: InvalidVersion" if poison == "version"
+                else "public key unusable: UnsupportedAlgorithm") in out
+        assert "signature: VALID" in out or '"VALID"' in out
+
+
+def test_a_frame_with_a_key_information_octet_is_a_decode_error(capsys):
+    data = bytearray(bytes.fromhex((FIXTURE_SAMPLES / "CS02bTransCoSByTransCoS_SUCCESS_COMMAND.hex").read_text()))
+    data[6] = 0x01
+    code, out, err = run(capsys, "decode", data.hex())
+    assert code == 2 and "key-info" in err and "Traceback" not in out + err

@@ -66,3 +66,22 @@ def test_replay_text_output_and_bad_input(capsys):
     assert "cell transitional_cos/digital_signature: SUCCESS" in out and "response (" in out
     assert main(["replay", "DF09", "--keystore", str(FIXTURE_PKI / "keystore")]) == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_replay_of_commands_carrying_unloadable_certificates(capsys, fixture_pki):
+    import datetime as dt
+
+    from .attack_helpers import poisoned_change_of_supplier
+
+    keystore = ["--keystore", str(FIXTURE_PKI / "keystore"), "--trust-ca", str(FIXTURE_PKI / "ca" / "issuing-ca.pem"),
+                "--at", "2026-03-01T12:00:00+00:00"]
+    result = replay(capsys, poisoned_change_of_supplier(fixture_pki).hex(), *keystore)
+    outcome = decode(bytes.fromhex(result["response"])).payload.execution_outcome
+    assert [int(o.status) for o in outcome.outcomes] == [5, 0, 0]  # badCertificate, then the other cells
+    when = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
+    result = replay(capsys, poisoned_change_of_supplier(fixture_pki, poison="version", when=when).hex(), *keystore)
+    (alert,) = [decode(bytes.fromhex(a)).payload for a in result["alerts"]]
+    assert alert.alert_code == 0x8F67 and int(alert.execution_outcome.outcomes[0].status) == 5
+    assert main(["replay", poisoned_change_of_supplier(fixture_pki, poison="key-type").hex(), *keystore]) == 0
+    out = capsys.readouterr()
+    assert "BAD_CERTIFICATE" in out.out and "Traceback" not in out.out + out.err

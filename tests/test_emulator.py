@@ -13,6 +13,7 @@ from firmware_emu.alerts import alert_code_of
 from firmware_emu.device_types import ROOT
 from rig.gbcs import (
     Cs02aResponse,
+    Cs02bResponse,
     Cs02eResponse,
     KeyUsage,
     KeyUsageRequest,
@@ -311,7 +312,8 @@ def test_unsupported_and_non_command_frames(fixture_pki):
     other = Message(CraFlag.COMMAND, head.next(), fixture_pki.entity("supplier_a"), device.entity_id, 0x0019, b"\x01")
     assert device.receive(head.seal(other, "supplier_a")) == []
     assert device.events[-1].code == 0
-    response = Message(CraFlag.RESPONSE, 1, fixture_pki.entity("supplier_a"), device.entity_id, 0x0107, b"")
+    response = Message(CraFlag.RESPONSE, 1, fixture_pki.entity("supplier_a"), device.entity_id, 0x0107,
+                       Cs02bResponse())
     assert alert_code_of(decode(device.receive(encode(response))[0]).payload) == 0x8F1E
 
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from firmware_emu import PowerCut
+from firmware_emu import ManualClock, PowerCut
 from firmware_emu.store import STATE_FILE, WRITE_POINTS
 from rig.gbcs import RemotePartyRole
 from rig.gbcs import build as b
@@ -67,3 +67,87 @@ def test_in_memory_store_saves_nothing_to_disk(fixture_pki, tmp_path):
     head.send(head.seal(head.migration(), "tcos"))
     assert device.store.path is None and device.store.saves >= 2
     assert list(tmp_path.iterdir()) == []
+
+
+# ---- a power cut at every write point of every persisting step --------------------------------
+
+WHEN = START + dt.timedelta(days=2)
+
+
+@pytest.fixture(scope="module")
+def step_frames(fixture_pki) -> dict[str, bytes]:
+    """The frames of every persisting step, sealed once (a pending command stores its frame)."""
+    from dataclasses import replace
+
+    from .attack_helpers import poisoned
+
+    _device, head, _ = new_device(fixture_pki)
+    poisoned_replacements = head.supplier_replacements()
+    poisoned_replacements[0] = replace(poisoned_replacements[0],
+                                       certificate=poisoned(poisoned_replacements[0].certificate, "curve"))
+    read_back = b.cs02a_command(originator_id=fixture_pki.entity("ecos"), recipient_id=head.device.entity_id,
+                                counter=20_004, authorising_cell=TCOS_CELL, roles=[RemotePartyRole.SUPPLIER],
+                                macd=False)
+    return {
+        "migration": head.seal(head.migration(counter=20_001), "tcos"),
+        "future": head.seal(head.change_of_supplier(when=WHEN, counter=20_002), "ecos"),
+        "cancel": head.seal(head.change_of_supplier(when=b.CANCELLATION_TIME, counter=20_003, other_changes=None),
+                            "ecos"),
+        "read-back": head.seal(read_back, "ecos"),
+        "poisoned-future": head.seal(head.change_of_supplier(when=WHEN, counter=20_005,
+                                                             replacements=poisoned_replacements), "ecos"),
+    }
+
+
+#: step -> (frames delivered first, what the step does); "poll" runs poll() at the execution time
+STEPS = {
+    "immediate": ((), "migration"),
+    "schedule": (("migration",), "future"),
+    "execute": (("migration", "future"), "poll"),
+    "cancel": (("migration", "future"), "cancel"),
+    "reject": (("migration",), "migration"),  # a replay: the rejection's event is saved
+    "read-back": (("migration",), "read-back"),
+    "failed-pending": (("migration", "poisoned-future"), "poll"),
+}
+
+
+def _device_at(pki, folder, frames, setup):
+    clock = ManualClock(START)
+    device = create_device("ESME", pki=pki, clock=clock, state_dir=folder)
+    for name in setup:
+        assert device.receive(frames[name])
+    return device, clock
+
+
+def _do(device, clock, frames, action):
+    if action == "poll":
+        clock.set(WHEN)
+        return device.poll()
+    return device.receive(frames[action])
+
+
+def _document(folder):
+    return json.loads((folder / STATE_FILE).read_text())
+
+
+@pytest.mark.parametrize("point", WRITE_POINTS)
+@pytest.mark.parametrize("step", sorted(STEPS))
+def test_power_cut_at_every_persisting_step(fixture_pki, tmp_path, step_frames, step, point):
+    setup, action = STEPS[step]
+    reference, clock = _device_at(fixture_pki, tmp_path / "reference", step_frames, setup)
+    before = _document(tmp_path / "reference")
+    assert _do(reference, clock, step_frames, action)  # every step answers (response or alert)
+    after = _document(tmp_path / "reference")
+    assert after != before
+    folder = tmp_path / "cut"
+    device, clock = _device_at(fixture_pki, folder, step_frames, setup)
+    device.store.fault_hook = _cut_at(point)
+    with pytest.raises(PowerCut):
+        _do(device, clock, step_frames, action)
+    restarted = create_device("ESME", pki=fixture_pki, clock=clock, state_dir=folder)
+    document = restarted.state.to_json()
+    assert document in (before, after), "a torn or mixed state after the power cut"
+    assert (document == after) == (point == "dir-fsync")  # the rename is the commit point
+    if document == before:  # the device carries on from the old state: the step now completes
+        _do(restarted, clock, step_frames, action)
+        assert restarted.state.to_json() == after == _document(folder)

@@ -17,10 +17,18 @@ from .inputs import InputError, read_frame_argument
 
 
 def describe_certificate(der: bytes) -> str:
+    """One line about an embedded certificate; whatever ``cryptography`` raises (InvalidVersion,
+    UnsupportedAlgorithm, ValueError...) is the description, never a traceback."""
     try:
-        return str(certs.summarise(der))
-    except ValueError as err:
-        return f"unreadable certificate: {err}"
+        certificate = certs.load_certificate(der)
+        text = str(certs.summarise(certificate))
+    except Exception as err:
+        return f"unreadable certificate: {type(err).__name__}: {err}"
+    try:
+        certificate.public_key()
+    except Exception as err:
+        text += f" [public key unusable: {type(err).__name__}: {err}]"
+    return text
 
 
 def add_parser(subparsers) -> None:

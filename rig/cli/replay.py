@@ -84,9 +84,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     clock = ManualClock(start)
-    device, notes = keystore_device(keystore, args.device_type, device_id, supplier=supplier, trusted_cas=trusted,
-                                    profile=args.profile, clock=clock)
-    frames = device.receive(frame)
+    try:
+        device, notes = keystore_device(keystore, args.device_type, device_id, supplier=supplier,
+                                        trusted_cas=trusted, profile=args.profile, clock=clock)
+    except Exception as err:  # a key store the device cannot be seeded from: an input error, not a crash
+        print(f"error: cannot seed a {args.device_type} from {args.keystore}: {type(err).__name__}: {err}",
+              file=sys.stderr)
+        return 2
+    frames = device.receive(frame)  # never raises: whatever the frame, the device answers as GBCS says
     payload = command.payload
     if isinstance(payload, Cs02bCommand) and payload.is_future_dated:
         clock.set(max(clock.now(), payload.execution_date_time))

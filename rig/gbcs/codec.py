@@ -15,7 +15,7 @@ from construct import Construct
 
 from .der import OpaqueRest
 from .errors import GbcsDecodeError, GbcsEncodeError
-from .frame import Frame
+from .frame import Frame, payload_key
 from .message import FrameLayout, Message
 from .registry import PAYLOAD_SCHEMAS
 from .streams import BuildState, BuildStream, CodecError, ParseStream
@@ -108,10 +108,23 @@ def encode_with_layout(msg: Message, *, payload_long_form_width: int = 0,
         raise GbcsEncodeError(str(err)) from None
     except (TypeError, ValueError, AttributeError, OverflowError) as err:
         raise GbcsEncodeError(f"cannot encode message: {err}") from None
-    return stream.getvalue(), layout
+    data = stream.getvalue()
+    if isinstance(msg.payload, (bytes, bytearray, memoryview)) and payload_key(msg.cra_flag, msg.message_code) \
+            in PAYLOAD_SCHEMAS:
+        # raw bytes under a typed message code: written as given, so check decode takes them
+        try:
+            decode(data)
+        except GbcsDecodeError as err:
+            raise GbcsEncodeError(f"raw payload for message code 0x{msg.message_code:04X} does not decode: "
+                                  f"{err}") from None
+    return data, layout
 
 
 def encode(msg: Message, *, payload_long_form_width: int = 0, interpreted: bool = False) -> bytes:
-    """Encode one GBCS message; ``encode(decode(b)) == b`` for every well-formed frame."""
+    """Encode one GBCS message; ``encode(decode(b)) == b`` for every well-formed frame.
+
+    Raises only ``GbcsEncodeError``, and does so for anything ``decode`` would reject: a frame
+    ``encode`` writes always decodes (``tests/fuzz/test_codec_fuzz.py`` holds it to that).
+    """
     return encode_with_layout(msg, payload_long_form_width=payload_long_form_width,
                               interpreted=interpreted)[0]

@@ -265,13 +265,32 @@ def encode_named_bits(value: int) -> bytes:
 
 
 def write_generalized_time(io_: BuildStream, tag: int, value: _dt.datetime) -> None:
+    """Every field zero padded to its width: ``strftime("%Y")`` writes year 999 as ``999`` on
+    glibc, which the reader (rightly) rejects."""
     if value.tzinfo is not None:
         value = value.astimezone(_dt.UTC)
-    write_primitive(io_, tag, f"{value:%Y%m%d%H%M%S}Z".encode("ascii"))
+    text = (f"{value.year:04d}{value.month:02d}{value.day:02d}"
+            f"{value.hour:02d}{value.minute:02d}{value.second:02d}Z")
+    write_primitive(io_, tag, text.encode("ascii"))
 
 
 def write_raw(io_: BuildStream, value: bytes) -> None:
     io_.write(bytes(value))
+
+
+def check_raw_element(value: bytes, tag: int, what: str) -> bytes:
+    """``value`` must be exactly one element ``read_raw_element`` accepts: the encoder refuses
+    what the decoder would reject (a truncated or padded certificate, a wrong tag)."""
+    data = bytes(value)
+    stream = ParseStream(data)
+    read_raw_element(stream, tag, None, what)
+    if stream.pos != len(data):
+        raise CodecError(f"{what} blob has {len(data) - stream.pos} bytes after its element", None, None)
+    return data
+
+
+def write_raw_element(io_: BuildStream, tag: int, value: bytes, what: str) -> None:
+    io_.write(check_raw_element(value, tag, what))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -453,7 +472,10 @@ class DerRaw(_Leaf):
         return read_raw_element(io_, self.tag, path, self.what)
 
     def _build(self, obj, stream, context, path):
-        write_raw(stream, obj)
+        try:
+            write_raw_element(stream, self.tag, obj, self.what)
+        except CodecError as err:
+            raise CodecError(err.reason, None, path) from None
         return obj
 
     def _emitparse(self, code):
@@ -462,7 +484,7 @@ class DerRaw(_Leaf):
 
     def _emitbuild(self, code):
         prelude(code)
-        return "_der.write_raw(io, obj)"
+        return f"_der.write_raw_element(io, {self.tag}, obj, {self.what!r})"
 
 
 class OpaqueRest(_Leaf):

@@ -113,9 +113,25 @@ def read_other_info(io_: ParseStream, path: str | None) -> tuple[int, Supplement
     return code, supplementary
 
 
+def check_supplementary(supplementary: Supplementary) -> None:
+    """Only the layouts ``read_other_info`` accepts: an 8-byte remote party id, then its counter,
+    then either the supplementary originator counter or a key agreement certificate."""
+    if len(supplementary.remote_party_id or b"") != 8:
+        raise CodecError("supplementary remote party id must be 8 bytes", None, None)
+    later = (supplementary.originator_counter, supplementary.ka_certificate)
+    if supplementary.remote_party_counter is None and any(v is not None for v in later):
+        raise CodecError("supplementary fields after the remote party id need its counter", None, None)
+    if all(v is not None for v in later):
+        raise CodecError("a supplementary originator counter and a key agreement certificate exclude each other",
+                         None, None)
+    if supplementary.ka_certificate is not None and len(supplementary.ka_certificate) <= 8:
+        raise CodecError("a key agreement certificate in other-information must be longer than 8 bytes", None, None)
+
+
 def write_other_info(io_: BuildStream, code: int, supplementary: Supplementary | None) -> None:
     body = code.to_bytes(2, "big")
     if supplementary is not None:
+        check_supplementary(supplementary)
         body += bytes(supplementary.remote_party_id or b"")
         if supplementary.remote_party_counter is not None:
             body += supplementary.remote_party_counter.to_bytes(8, "big")
@@ -127,10 +143,31 @@ def write_other_info(io_: BuildStream, code: int, supplementary: Supplementary |
     io_.write(length_at_slot(io_.state, slot, len(body)) + body)
 
 
+#: the six octets after 0xDD, each a zero length (or "key-info absent") in GBCS [RTDS: all 815 MACed frames]
+CIPHERING_FIELD_NAMES = ("transaction-id", "originator-system-title", "recipient-system-title", "date-time",
+                         "other-information", "key-info")
+
+
+def check_ciphering_fields(fields: bytes, at: int | None, path: str | None) -> None:
+    """GBCS fills the general-ciphering fields by the grouping header instead: each octet is a
+    zero length, and ``00`` for key-info means "absent". A non-zero octet announces content this
+    layout does not carry (and key-info is outside the MAC's AAD), so it is a format error, not
+    a value to pass on."""
+    if len(fields) != 6:
+        raise CodecError(f"general-ciphering fields must be 6 octets, got {len(fields)}", at, path)
+    for index, octet in enumerate(fields):
+        if octet:
+            where = None if at is None else at + index
+            raise CodecError(f"general-ciphering {CIPHERING_FIELD_NAMES[index]} octet must be 0x00 (empty), "
+                             f"found 0x{octet:02X}", where, path)
+
+
 def read_mac_header(io_: ParseStream, path: str | None) -> MacHeader:
     """General-ciphering header; its length must cover the rest of the frame exactly."""
     read_const(io_, 0xDD, path, "general-ciphering tag")
+    at = io_.pos
     fields = bytes(read_exact(io_, 6, path, "general-ciphering fields"))
+    check_ciphering_fields(fields, at, path)
     start = io_.pos
     length = read_length(io_, path)
     remaining = io_.ends[-1] - io_.pos

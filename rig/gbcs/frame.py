@@ -27,6 +27,7 @@ from .fields import (
     OtherInfoField,
     Record,
     UInt,
+    check_ciphering_fields,
     check_end,
     read_mac,
     read_mac_header,
@@ -181,9 +182,8 @@ def build_frame(msg: Message, io_: BuildStream, this: Any, grouping: BuildFn,
             raise CodecError(f"MAC must be 12 bytes, got {len(mac)}")
         target.write(mac)
         body = target.getvalue()
+        check_ciphering_fields(bytes(mac_header.fields), None, None)
         head = bytes((GENERAL_CIPHERING,)) + bytes(mac_header.fields)
-        if len(mac_header.fields) != 6:
-            raise CodecError("general-ciphering fields must be 6 bytes")
         head += length_at_slot(state, mac_slot, len(body))
         io_.write(head + body)
         shift = len(head)

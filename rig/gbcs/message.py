@@ -22,8 +22,9 @@ class MacHeader:
     """General-ciphering header (tag 0xDD) of a MACed frame.
 
     ``fields`` are the six octets after the tag (zero-length transaction id, originator and
-    recipient system titles, date-time, other-information, absent key-info); they enter the
-    MAC's additional authenticated data as the last five of them do.
+    recipient system titles, date-time, other-information, absent key-info); the first five enter
+    the MAC's additional authenticated data. GBCS allows only ``00`` in each (the codec rejects
+    anything else both ways: a non-zero octet announces content this layout has no room for).
     """
 
     security_control: int = 0x11

@@ -90,11 +90,27 @@ class Pump:
 
     def tick(self) -> bytes:
         """Frames the endpoint emits on its own (alerts), framed."""
-        return b"".join(self._encode(frame) for frame in self.endpoint.poll())
+        try:
+            frames = self.endpoint.poll()
+        except Exception as err:
+            self._endpoint_failed("poll", err)
+            return b""
+        return b"".join(self._encode(frame) for frame in frames)
 
     def _handle(self, frame: bytes) -> bytes:
         self.counts["frames_in"] += 1
-        return b"".join(self._encode(reply) for reply in self.endpoint.receive(frame))
+        try:
+            replies = self.endpoint.receive(frame)
+        except Exception as err:
+            self._endpoint_failed("receive", err)
+            return b""
+        return b"".join(self._encode(reply) for reply in replies)
+
+    def _endpoint_failed(self, call: str, err: Exception) -> None:
+        """An endpoint that raises (emulated devices never should) is reported and the server
+        keeps serving: one bad frame must not take the emulated meter off the link."""
+        self.counts[f"endpoint_{call}_errors"] += 1
+        print(f"emulate: endpoint {call} failed: {type(err).__name__}: {err}", file=sys.stderr)
 
     def _encode(self, frame: bytes) -> bytes:
         self.counts["frames_out"] += 1

@@ -175,3 +175,57 @@ def test_pump_frames_replies_and_polled_frames():
     meter.outbox.append(reply)
     assert rig_side.feed(pump.tick()) == [reply]
     assert pump.counts == {"frames_in": 1, "frames_out": 2}
+
+
+class _Failing:
+    """An endpoint whose first receive and poll raise, then answer."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def receive(self, frame: bytes) -> list[bytes]:
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("injected receive failure")
+        return [frame[::-1]]
+
+    def poll(self) -> list[bytes]:
+        if self.calls == 1:
+            raise RuntimeError("injected poll failure")
+        return []
+
+
+def test_pump_keeps_serving_when_the_endpoint_raises(capsys):
+    endpoint = _Failing()
+    pump = Pump(endpoint, make_framer("length-prefixed", "server"))
+    rig_side = make_framer("length-prefixed", "client")
+    assert pump.on_bytes(rig_side.encode(b"\x01\x02")) == b"" and pump.tick() == b""
+    assert rig_side.feed(pump.on_bytes(rig_side.encode(b"\x03\x04"))) == [b"\x04\x03"]
+    assert pump.counts["endpoint_receive_errors"] == 1 and pump.counts["endpoint_poll_errors"] == 1
+    assert "injected receive failure" in capsys.readouterr().err
+
+
+def test_emulate_answers_poisoned_commands_and_keeps_serving(fixture_pki):
+    """Frames that crashed ``gbcs-rig emulate`` (exit 1): a certificate ``cryptography`` cannot
+    load, immediate and future dated; the served meter answers them as GBCS says and stays up."""
+    import datetime as dt
+
+    from rig.gbcs import CraFlag, decode
+
+    from ..attack_helpers import poisoned_change_of_supplier
+
+    with EmulatorProcess("ESME", pty=False, framing="length-prefixed") as emulator:
+        with SerialTransport(emulator.url, framing="length-prefixed") as link:
+            link.send(poisoned_change_of_supplier(fixture_pki, counter=20_001))
+            reply = decode(link.recv(lambda f: decode(f.data).cra_flag == CraFlag.RESPONSE, deadline_in(20)).data)
+            assert [int(o.status) for o in reply.payload.execution_outcome.outcomes] == [5, 0, 0]
+            when = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)).replace(microsecond=0)
+            link.send(poisoned_change_of_supplier(fixture_pki, poison="version", when=when, counter=20_002))
+            accepted = decode(link.recv(lambda f: decode(f.data).cra_flag == CraFlag.RESPONSE, deadline_in(20)).data)
+            assert accepted.originator_counter == 20_002 and accepted.payload.execution_outcome is None
+            alert = decode(link.recv(lambda f: decode(f.data).cra_flag == CraFlag.ALERT, deadline_in(20)).data)
+            assert alert.payload.alert_code == 0x8F67
+            link.send(poisoned_change_of_supplier(fixture_pki, poison="key-type", counter=20_003))
+            again = decode(link.recv(lambda f: decode(f.data).cra_flag == CraFlag.RESPONSE, deadline_in(20)).data)
+            assert again.originator_counter == 20_003
+    assert emulator.returncode == 0
