@@ -206,7 +206,7 @@ def render_model(result: ModelResult, *, title: str = "GBCS CS02b migration proo
                                            for k, v in meta.items() if v) + "</table>",
            _banner_html(attribution, result.rigs),  # above the verdict it qualifies
            f"<p class='verdict {verdict_class}'>{escape(result.verdict)}: {escape(result.verdict_reason)}</p>",
-           _resume_html(run, result),
+           _run_status_html(run, result),
            _attribution_html(attribution, result.rigs, banner=False)]
     if keystore is None:
         out.append(f"<p class='note'>Frame signatures and MACs: {NOT_CHECKED} ({NO_KEY_STORE}).</p>")
@@ -238,11 +238,15 @@ def render_model(result: ModelResult, *, title: str = "GBCS CS02b migration proo
 # -- the verdict's sections (issue 9) --------------------------------------------------------------
 
 
-def _resume_html(run: dict[str, Any], result: ModelResult) -> str:
-    """How to complete a NOT PROVEN proof: the exact ``--resume`` command."""
+def _run_status_html(run: dict[str, Any], result: ModelResult) -> str:
+    """Whether the run(s) behind this page completed, and for a NOT PROVEN proof the exact
+    ``--resume`` command that completes it."""
+    out = []
+    if run.get("completion"):
+        out.append(f"<p class='note'>Run: {escape(str(run['completion']))}.</p>")
     if run.get("resume") and result.unproven:
-        return f"<p>To complete this proof: <code>{escape(run['resume'])}</code></p>"
-    return ""
+        out.append(f"<p>To complete this proof: <code>{escape(run['resume'])}</code></p>")
+    return "".join(out)
 
 
 def _scenario_rows(records: list[dict[str, Any]], anchors: dict[int, int]) -> str:
