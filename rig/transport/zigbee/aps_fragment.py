@@ -43,6 +43,8 @@ DEFAULT_WINDOW = 1
 DEFAULT_RETRIES = 3
 #: the block number field is one octet
 MAX_BLOCKS = 255
+#: octets the APS extended header (extended frame control, block number) takes from a fragment
+EXTENDED_HEADER = 2
 #: how long a receiver keeps a partial transfer without progress (seconds)
 DEFAULT_REASSEMBLY_TIMEOUT = 10.0
 
