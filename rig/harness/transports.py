@@ -67,28 +67,47 @@ def _open_serial(session: RigSession) -> tuple[Transport, Callable[[], None] | N
     return transport, stop
 
 
-def _zigbee_backend(session: RigSession):
+def _zigbee_backend(session: RigSession) -> tuple[object, Callable[[], None] | None]:
     from rig.transport.zigbee import EmulatedRadio, node_for
 
     spec = session.spec.transport
     if spec.backend is ZigbeeBackend.EMULATED:
         session.provision()
-        return EmulatedRadio([node_for(session.device_type, session.device_id, session.device)])
+        return EmulatedRadio([node_for(session.device_type, session.device_id, session.device)]), None
     from rig.discovery import resolve_port
     from rig.transport import deadline_in
+    from rig.transport.spawn import EmulatorProcess
     from rig.transport.zigbee.ezsp import EzspBackend
 
-    device = resolve_port(spec, deadline_in(session.spec.timeouts.join))
-    return EzspBackend(device, baudrate=spec.serial.baudrate, flow_control=str(spec.serial.flow_control))
+    stop = None
+    if spec.spawn is not None:  # an emulated NCP (gbcs-rig ncp) on a pty or TCP port
+        emulator = EmulatorProcess(argv=_spawn_argv(spec.spawn.argv), cwd=spec.spawn.cwd,
+                                   ready_timeout=session.spec.timeouts.join)
+        device = emulator.start()
+        stop = emulator.terminate
+    else:
+        device = resolve_port(spec, deadline_in(session.spec.timeouts.join))
+    # bellows' names: "software" (XON/XOFF, what EZSP sticks mostly use), "hardware" (RTS/CTS)
+    flow_control = {"xonxoff": "software", "rtscts": "hardware"}.get(str(spec.serial.flow_control), "none")
+    backend = EzspBackend(device, baudrate=spec.serial.baudrate, flow_control=flow_control,
+                          entity_id_order=str(spec.entity_id_order), channel=spec.channel, pan_id=spec.pan_id)
+    return backend, stop
 
 
-def _open_zigbee(session: RigSession) -> tuple[Transport, None]:
+def _open_zigbee(session: RigSession) -> tuple[Transport, Callable[[], None] | None]:
     from rig.transport.zigbee import SLEEPY_DEVICE_TYPES, ZigbeeBridgeTransport
 
     spec = session.spec.transport
     meter = bytes.fromhex(spec.eui64) if spec.eui64 else session.device_id
     sleepy = [meter] if session.device_type in SLEEPY_DEVICE_TYPES else []
-    return ZigbeeBridgeTransport(_zigbee_backend(session), sleepy=sleepy, name=f"zigbee:{session.rig_id}"), None
+    backend, stop = _zigbee_backend(session)
+    try:
+        transport = ZigbeeBridgeTransport(backend, sleepy=sleepy, name=f"zigbee:{session.rig_id}")
+    except Exception:
+        if stop is not None:
+            stop()
+        raise
+    return transport, stop
 
 
 OPENERS: dict[TransportKind, Opener] = {
