@@ -7,9 +7,9 @@ backend; ``EzspBackend`` (``ezsp.py``) drives a Silicon Labs NCP through bellows
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-import time
 from dataclasses import dataclass, field
 
 from ..base import TransportError

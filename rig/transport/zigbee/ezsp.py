@@ -7,9 +7,9 @@ module's job); the backend brings the saved network up (``networkInit``), checks
 and then only sends and receives APS unicasts on the tunneling cluster.
 
 Session start, in order: bellows' own start (ASH RST/RSTACK, EZSP ``version`` negotiation),
-``networkInit`` (waiting for ``stackStatusHandler`` NETWORK_UP), ``networkState`` (must be
+``getEui64``, ``networkInit`` (waiting for ``stackStatusHandler`` NETWORK_UP), ``networkState`` (must be
 JOINED_NETWORK), ``getNetworkParameters`` (channel and PAN id, checked against the hw_config
-when it names them), ``getEui64``, ``getConfigurationValue(FRAGMENT_WINDOW_SIZE)`` and
+when it names them), ``getConfigurationValue(FRAGMENT_WINDOW_SIZE)`` and
 ``maximumPayloadLength``.
 
 Sending: a frame that fits one APS payload is one ``sendUnicast``; a longer one (every GBCS
@@ -39,12 +39,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import queue
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from ..base import TransportError
 from .aps_fragment import DEFAULT_RETRIES, EXTENDED_HEADER, Ack, FragmentTransferFailed, OutgoingTransfer
 from .backend import ApsFrame, Delivery, DeliveryFailed, RadioBackend, RadioError, Receiver
 from .supervisor import DEFAULT_BACKOFF, Backoff, NcpError, NcpSupervisor
@@ -95,6 +96,7 @@ class BellowsSession:
         self.network: dict[str, int] = {}
         self.window = 1
         self.max_payload = 0
+        self.local_eui64 = b"\x00" * 8
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="ezsp-loop", daemon=True)
         self._thread.start()
@@ -117,6 +119,8 @@ class BellowsSession:
         """networkInit, then the checks and values listed in the module docstring."""
         t = self._types
         ezsp = self._ezsp
+        (eui,) = await ezsp.getEui64()  # first: frames may arrive as soon as the network is up
+        self.local_eui64 = from_wire(bytes(eui.serialize()), self.order)
         with ezsp.wait_for_stack_status(t.sl_Status.NETWORK_UP) as network_up:
             (status,) = await ezsp.networkInit(networkInitBitmask=t.EmberNetworkInitBitmask.NETWORK_INIT_NO_OPTIONS)
             if t.sl_Status.from_ember_status(status) == t.sl_Status.OK:
@@ -130,8 +134,6 @@ class BellowsSession:
         for key, expected in (("channel", self.expected_channel), ("pan_id", self.expected_pan_id)):
             if expected is not None and self.network[key] != expected:
                 raise RadioError(f"the NCP's network has {key} {self.network[key]:#x}, the hw_config says {expected:#x}")
-        (eui,) = await ezsp.getEui64()
-        self.local_eui64 = from_wire(bytes(eui.serialize()), self.order)
         status, window = await ezsp.getConfigurationValue(t.EzspConfigId.CONFIG_FRAGMENT_WINDOW_SIZE)
         self.window = int(window) if t.sl_Status.from_ember_status(status) == t.sl_Status.OK and 1 <= window <= 8 else 1
         (self.max_payload,) = await ezsp.maximumPayloadLength()
@@ -311,20 +313,40 @@ class EzspBackend(RadioBackend):
         self.local_eui64 = b"\x00" * 8
         #: the link layer's delivery reports, newest last (see ``Delivery``)
         self.deliveries: deque[Delivery] = deque(maxlen=DELIVERY_LOG_SIZE)
-        self._time = time.monotonic
+        self.rx_errors: deque[str] = deque(maxlen=DELIVERY_LOG_SIZE)
+        self._rx: queue.Queue[ApsFrame | None] = queue.Queue()
+        self._rx_thread: threading.Thread | None = None
 
     def _inbound(self, frame: ApsFrame) -> None:
-        receive = self._receive
-        if receive is not None:
-            receive(frame)
+        """From bellows' loop thread: queue it (the bridge may answer with a send, which waits on that loop)."""
+        self._rx.put(frame)
+
+    def _deliver_inbound(self) -> None:
+        while True:
+            frame = self._rx.get()
+            if frame is None:
+                return
+            receive = self._receive
+            if receive is not None:
+                try:
+                    receive(frame)
+                except TransportError as exc:  # the reply could not be sent: the link's problem, logged
+                    self.rx_errors.append(str(exc))
 
     def start(self, receive: Receiver) -> None:
         self._receive = receive
+        if self._rx_thread is None:
+            self._rx_thread = threading.Thread(target=self._deliver_inbound, name="ezsp-rx", daemon=True)
+            self._rx_thread.start()
         session = self.supervisor.session()
         self.local_eui64 = getattr(session, "local_eui64", self.local_eui64)
 
     def stop(self) -> None:
         self._receive = None
+        if self._rx_thread is not None:
+            self._rx.put(None)
+            self._rx_thread.join(timeout=self.command_timeout)
+            self._rx_thread = None
         self.supervisor.close()
 
     def send(self, frame: ApsFrame) -> Delivery | None:
