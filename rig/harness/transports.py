@@ -102,7 +102,7 @@ def _open_zigbee(session: RigSession) -> tuple[Transport, Callable[[], None] | N
     sleepy = [meter] if session.device_type in SLEEPY_DEVICE_TYPES else []
     backend, stop = _zigbee_backend(session)
     try:
-        transport = ZigbeeBridgeTransport(backend, sleepy=sleepy, name=f"zigbee:{session.rig_id}")
+        transport = ZigbeeBridgeTransport(backend, sleepy=sleepy, meter=meter, name=f"zigbee:{session.rig_id}")
     except Exception:
         if stop is not None:
             stop()
