@@ -92,6 +92,8 @@ class BellowsSession:
         self.retries = retries
         self._failed: str | None = None
         self._sent: dict[int, asyncio.Future] = {}
+        self._eui_by_nwk: dict[int, bytes] = {}
+        self._pending_incoming: deque[tuple[Any, int, bytes]] = deque()
         self._tag = 0
         self.network: dict[str, int] = {}
         self.window = 1
@@ -177,14 +179,28 @@ class BellowsSession:
         if self._ezsp.ezsp_version >= 14:  # nwk and eui64 are in the callback
             self._deliver(aps, from_wire(bytes(args[3].serialize()), self.order), message)
             return
-        nwk = args[4]
+        # older EZSP: only the sender's short address. Messages are handed on in arrival order
+        # (GBT blocks must stay in order), so unknown senders are looked up one at a time.
+        nwk = int(args[4])
+        if not self._pending_incoming and nwk in self._eui_by_nwk:
+            self._deliver(aps, self._eui_by_nwk[nwk], message)
+            return
+        self._pending_incoming.append((aps, nwk, message))
+        if len(self._pending_incoming) == 1:
+            self._loop.create_task(self._drain_incoming())
 
-        async def lookup():
-            status, eui64 = await self._ezsp.lookupEui64ByNodeId(nwk)
-            if self._types.sl_Status.from_ember_status(status) == self._types.sl_Status.OK:
-                self._deliver(aps, from_wire(bytes(eui64.serialize()), self.order), message)
-
-        self._loop.create_task(lookup())
+    async def _drain_incoming(self) -> None:
+        while self._pending_incoming:
+            aps, nwk, message = self._pending_incoming[0]
+            eui = self._eui_by_nwk.get(nwk)
+            if eui is None:
+                with contextlib.suppress(Exception):  # a failing NCP: the message is lost, as on the air
+                    status, eui64 = await self._ezsp.lookupEui64ByNodeId(nwk)
+                    if self._types.sl_Status.from_ember_status(status) == self._types.sl_Status.OK:
+                        eui = self._eui_by_nwk[nwk] = from_wire(bytes(eui64.serialize()), self.order)
+            self._pending_incoming.popleft()
+            if eui is not None:
+                self._deliver(aps, eui, message)
 
     def _deliver(self, aps, eui: bytes, message: bytes) -> None:
         self._on_frame(ApsFrame(eui, self.local_eui64, message, aps.clusterId, aps.profileId, aps.sourceEndpoint,
@@ -235,6 +251,7 @@ class BellowsSession:
         nwk = result[-1]  # EZSP v14+ puts a status first
         if nwk == _UNKNOWN_NODE or (len(result) > 1 and t.sl_Status.from_ember_status(result[0]) != t.sl_Status.OK):
             raise RadioError(f"{destination.hex().upper()} is not in the NCP's address table")
+        self._eui_by_nwk[int(nwk)] = destination
         return nwk
 
     async def _send(self, frame: ApsFrame) -> Delivery:
@@ -352,7 +369,7 @@ class EzspBackend(RadioBackend):
     def send(self, frame: ApsFrame) -> Delivery | None:
         try:
             delivery = self.supervisor.call(lambda session: session.send_unicast(frame))
-        except (RadioError, FragmentTransferFailed, NcpError) as exc:
+        except TransportError as exc:  # NcpError, LinkLost, RadioError, FragmentTransferFailed
             self.deliveries.append(Delivery(frame.destination, len(frame.payload), "failed", detail=str(exc)))
             raise
         if isinstance(delivery, Delivery):

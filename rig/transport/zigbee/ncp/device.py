@@ -122,6 +122,7 @@ class EmulatedNcp:
         self._aps_sequence = 0
         self._inbound: dict[tuple[int, int], _Inbound] = {}
         self._outbound: dict[tuple[int, int], _Outbound] = {}
+        self._air_queue: dict[int, deque[ApsFrame]] = {}  # per node: frames behind its fragmented transfer
         self.network_up = False
         if not self.stall_sticky:
             self.stall_until = 0.0
@@ -383,6 +384,7 @@ class EmulatedNcp:
                 if outbound.transfer.complete:
                     del self._outbound[(p.sender, aps["sequence"])]
                     self.counts["fragmented_transfers_out"] += 1
+                    self._finished(p.sender)
                 elif outbound.transfer.window_start != start:
                     self._send_fragments(outbound, outbound.transfer.pending())
             return {"status": ez.SUCCESS}
@@ -402,17 +404,40 @@ class EmulatedNcp:
         if sender is None or not self.network_up:
             self.counts["air_frames_dropped"] += 1
             return
+        queue = self._air_queue.setdefault(sender, deque())
+        queue.append(frame)
+        if len(queue) == 1:
+            self._next_from(sender)
+
+    def _next_from(self, sender: int) -> None:
+        """Send the node's queued frames in order; one fragmented transfer at a time, as an APS layer does."""
+        queue = self._air_queue.get(sender)
+        while queue:
+            frame = queue[0]
+            if self._start(sender, frame):
+                return  # fragmented: the rest waits until it completes or fails
+            queue.popleft()
+
+    def _finished(self, sender: int) -> None:
+        queue = self._air_queue.get(sender)
+        if queue:
+            queue.popleft()
+        self._next_from(sender)
+
+    def _start(self, sender: int, frame: ApsFrame) -> bool:
+        """Put one frame from a node to the host; True when it went as a fragmented transfer."""
         aps = {"profileId": frame.profile, "clusterId": frame.cluster, "sourceEndpoint": frame.source_endpoint,
                "destinationEndpoint": frame.destination_endpoint, "options": 0, "groupId": 0,
                "sequence": self._next_aps_sequence()}
         if len(frame.payload) <= self.max_payload:
             self._incoming(sender, aps, frame.payload)
-            return
+            return False
         window = self.config[ez.CONFIG_FRAGMENT_WINDOW_SIZE]
         transfer = OutgoingTransfer(frame.payload, self.max_payload - EXTENDED_HEADER, window=window)
         aps["options"] = ez.APS_OPTION_FRAGMENT
         outbound = self._outbound[(sender, aps["sequence"])] = _Outbound(transfer, aps, sender)
         self._send_fragments(outbound, transfer.pending())
+        return True
 
     def _send_fragments(self, outbound: _Outbound, blocks: Iterable[Block]) -> None:
         for block in blocks:
@@ -457,5 +482,6 @@ class EmulatedNcp:
                 except FragmentTransferFailed:
                     self.counts["fragmented_transfers_out_failed"] += 1
                     del self._outbound[key]
+                    self._finished(key[0])
                     continue
                 self._send_fragments(outbound, blocks)
