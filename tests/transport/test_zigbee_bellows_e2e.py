@@ -18,6 +18,7 @@ from rig.dcc.tables import CredentialStatus
 from rig.gbcs import RemotePartyRole
 from rig.harness import RigSession
 from rig.report import journal as journal_module
+from rig.transport import Direction
 
 from ..test_prove import verdicts
 from ..vectors import PROJECT
@@ -50,8 +51,10 @@ def test_migration_through_bellows_and_the_emulated_ncp(rig_id, tmp_path):
         # the CS02b went out as APS fragments, every one acknowledged (messageSentHandler SUCCESS)
         assert any(d.fragments > 1 and d.acked for d in backend.deliveries)
         assert all(d.acked for d in backend.deliveries)
-        sent = [d for d in session.transport.deliveries if len(d.frame) > 1000]
-        assert sent and all(d.delivered for d in sent)
+        commands = [f.data for f in session.transport.log.since(0) if f.direction is Direction.TX]
+        reports = [session.transport.delivery_of(frame) for frame in commands]
+        assert len(commands) == 3 and all(r is not None and r.delivered for r in reports), reports
+        assert {r.status for r in reports} == {"collected" if session.device_type == "GSME" else "acked"}
     finally:
         session.close()
 

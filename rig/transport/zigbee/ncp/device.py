@@ -58,8 +58,9 @@ T_RX_ACK = 1.6
 TX_WINDOW = 3
 #: seconds the remote's APS ACK may take before a fragment counts as not delivered
 APS_ACK_WAIT = 1.5
-#: how long the remote node remembers a finished transfer (to answer retransmissions)
-TRANSFER_MEMORY = 30.0
+#: how long the remote node remembers a finished transfer (to answer retransmissions); well below
+#: the time the 8-bit APS counter takes to come round
+TRANSFER_MEMORY = 5.0
 FIRST_NODE_ID = 0x1001
 
 
@@ -312,7 +313,8 @@ class EmulatedNcp:
         return {"status": 0x01, "eui64": bytes(8)}
 
     def _next_aps_sequence(self) -> int:
-        self._aps_sequence = (self._aps_sequence + 1) & 0xFF
+        """1..255: the host sends 0 with a first fragment, so 0 never names an ongoing transfer."""
+        self._aps_sequence = self._aps_sequence % 255 + 1
         return self._aps_sequence
 
     def _cmd_sendUnicast(self, p) -> dict:
@@ -328,7 +330,9 @@ class EmulatedNcp:
             return {"status": ez.MESSAGE_TOO_LONG, "sequence": 0}
         destination = next((eui for eui, nwk in self.node_ids.items() if nwk == p.indexOrDestination), None)
         index, total = aps["groupId"] & 0xFF, aps["groupId"] >> 8
-        sequence = aps["sequence"] if fragment and index > 0 else self._next_aps_sequence()
+        ongoing = self._inbound.get((p.indexOrDestination, aps["sequence"]))
+        retry_first = index == 0 and ongoing is not None and ongoing.finished_at is None  # block 0 sent again
+        sequence = aps["sequence"] if fragment and (index > 0 or retry_first) else self._next_aps_sequence()
         aps["sequence"] = sequence
         if destination is None:  # no route: the APS layer gives up
             self._message_sent(p.indexOrDestination, aps, p.messageTag, ez.DELIVERY_FAILED, contents)
@@ -339,6 +343,8 @@ class EmulatedNcp:
             return {"status": ez.SUCCESS, "sequence": sequence}
         key = (p.indexOrDestination, sequence)
         transfer = self._inbound.get(key)
+        if transfer is not None and transfer.finished_at is not None and index == 0:
+            transfer = None  # the APS counter came round again: a new transfer, not a retransmission
         if transfer is None:
             window = self.config[ez.CONFIG_FRAGMENT_WINDOW_SIZE]
             transfer = self._inbound[key] = _Inbound(Reassembler(window=window, clock=self.clock), destination)
