@@ -326,3 +326,40 @@ def test_a_callback_stall_that_outlasts_the_reset_is_a_link_fault(served):
         assert meters[0].counts["answered"] == 0
     finally:
         transport.close()
+
+
+def test_entity_id_order_is_a_per_rig_setting():
+    from rig.config import load_config
+    from rig.transport.zigbee.ezsp import from_wire, to_wire
+
+    entity = bytes.fromhex("7E570D00000000A0")
+    assert to_wire(entity, "msb-first") == bytes.fromhex("A000000000 0D577E".replace(" ", ""))
+    assert to_wire(entity, "lsb-first") == entity
+    assert from_wire(to_wire(entity, "lsb-first"), "lsb-first") == entity == from_wire(to_wire(entity, "msb-first"),
+                                                                                       "msb-first")
+    from .test_zigbee_bellows_e2e import CONFIG
+
+    rigs = load_config(CONFIG).rigs
+    assert {str(rig.transport.entity_id_order) for rig in rigs.values()} == {"msb-first"}
+    assert all(rig.transport.spawn is not None and rig.transport.emulated for rig in rigs.values())
+
+
+@needs_bellows
+def test_the_wrong_entity_id_order_finds_no_node(served):
+    """The emulated NCP's nodes are the entity ids read most significant octet first: reading them the
+    other way names EUI-64s that are not on the network, a link error before anything is sent."""
+    _, server, meters = served
+    transport = _bridge(server.url, meters, entity_id_order="lsb-first")
+    transport.open()
+    try:
+        with pytest.raises(TransportError, match="address table"):
+            transport.send(peer_for("ESME").command(next_counter()))
+    finally:
+        transport.close()
+
+
+def test_ncp_command_rejects_bad_options(capsys):
+    from rig.cli.main import main
+
+    assert main(["ncp", "--device-type", "ESME", "--pty", "--fragment-window", "9"]) == 2
+    assert "1..8" in capsys.readouterr().err

@@ -297,8 +297,16 @@ class BellowsSession:
         self._failed = None
 
     def close(self) -> None:
+        async def disconnect():
+            # let bellows finish the fragment ACKs it is sending, so none dies on a closed port
+            acks = [task for task in getattr(getattr(self._ezsp, "_protocol", None), "_fragment_ack_tasks", ())
+                    if not task.done()]
+            if acks:
+                await asyncio.wait(acks, timeout=1.0)
+            await self._ezsp.disconnect()
+
         try:
-            self._run(self._ezsp.disconnect())
+            self._run(disconnect())
         finally:
             self._stop_loop()
 
