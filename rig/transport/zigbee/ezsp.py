@@ -46,7 +46,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..base import TransportError
-from .aps_fragment import DEFAULT_RETRIES, EXTENDED_HEADER, Ack, FragmentTransferFailed, OutgoingTransfer
+from .aps_fragment import DEFAULT_RETRIES, EXTENDED_HEADER, MAX_BLOCKS, Ack, FragmentTransferFailed, OutgoingTransfer
 from .backend import ApsFrame, Delivery, DeliveryFailed, RadioBackend, RadioError, Receiver
 from .supervisor import DEFAULT_BACKOFF, Backoff, NcpError, NcpSupervisor
 
@@ -210,8 +210,10 @@ class BellowsSession:
     def send_unicast(self, frame: ApsFrame) -> Delivery:
         if self._failed:
             raise NcpError(self._failed)
-        return self._run(self._send(frame), timeout=self.command_timeout + self.callback_timeout * (self.retries + 2)
-                         * 32)
+        # every step inside has its own deadline; this outer one only bounds the worst case: each
+        # window (at most one per block) tried 1 + retries times, each try a command and a callback wait
+        tries = MAX_BLOCKS * (self.retries + 1)
+        return self._run(self._send(frame), timeout=tries * (self.command_timeout + self.callback_timeout))
 
     def _aps_frame(self, frame: ApsFrame, *, fragment: int | None = None, total: int = 0, sequence: int = 0):
         t = self._types
