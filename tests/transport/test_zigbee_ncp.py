@@ -363,3 +363,28 @@ def test_ncp_command_rejects_bad_options(capsys):
 
     assert main(["ncp", "--device-type", "ESME", "--pty", "--fragment-window", "9"]) == 2
     assert "1..8" in capsys.readouterr().err
+
+
+def test_the_ncp_ash_link_acks_naks_and_retransmits():
+    """RST -> RSTACK; a damaged DATA frame -> NAK; a good one -> ACK and the response; a NAK from the host
+    -> the unacknowledged response again with reTx set; an out-of-sequence DATA frame -> NAK."""
+    ncp = _ncp(_meters("ESME"))
+    reader = ash.AshReader()
+
+    def frames(data: bytes) -> list[ash.AshFrame]:
+        return reader.feed(data)[0]
+
+    (rstack,) = frames(ncp.on_bytes(bytes([ash.CANCEL]) + ash.encode(ash.AshFrame(ash.Kind.RST))))
+    assert rstack.kind is ash.Kind.RSTACK and rstack.code == ash.ResetCode.SOFTWARE
+    version = ash.encode(ash.AshFrame(ash.Kind.DATA, frm_num=0, ack_num=0, data=bytes([0, 0, 0, 4])))
+    damaged = version[:2] + bytes([version[2] ^ 0x01]) + version[3:]
+    assert [f.kind for f in frames(ncp.on_bytes(damaged))] == [ash.Kind.NAK]
+    ack, response = frames(ncp.on_bytes(version))
+    assert ack.kind is ash.Kind.ACK and ack.ack_num == 1
+    assert response.kind is ash.Kind.DATA and response.frm_num == 0 and not response.re_tx
+    assert response.data[:3] == bytes([0, 0x80, 0x00]) and response.data[3] == ez.PROTOCOL_VERSION  # legacy format
+    (again,) = frames(ncp.on_bytes(ash.encode(ash.AshFrame(ash.Kind.NAK, ack_num=0))))
+    assert again.kind is ash.Kind.DATA and again.re_tx and again.data == response.data
+    skipped = ash.encode(ash.AshFrame(ash.Kind.DATA, frm_num=3, ack_num=1, data=bytes([1, 0, 1, 0, 0])))
+    assert [f.kind for f in frames(ncp.on_bytes(skipped))] == [ash.Kind.NAK]
+    assert ncp.counts["cmd_version"] == 1
