@@ -11,10 +11,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import decode, devices, emulate, pki, prove, replay, report
+from . import decode, devices, emulate, ncp, pki, prove, replay, report
 
 #: modules that contribute a subcommand through ``add_parser(subparsers)``
-COMMANDS = [decode, pki, replay, devices, emulate, prove, report]
+COMMANDS = [decode, pki, replay, devices, emulate, ncp, prove, report]
 
 
 def build_parser() -> argparse.ArgumentParser:

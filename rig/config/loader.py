@@ -19,6 +19,7 @@ from .locate import KeyLocator
 from .model import (
     Credentials,
     EmulatedTransportSpec,
+    EntityIdOrder,
     Framing,
     HdlcAddresses,
     ModelInfo,
@@ -168,11 +169,14 @@ def _serial(ctx: Context, keypath: KeyPath, values: dict[str, Any]) -> SerialTra
 def _zigbee(ctx: Context, keypath: KeyPath, values: dict[str, Any]) -> ZigbeeTransportSpec:
     backend = values["backend"]
     emulated = backend is ZigbeeBackend.EMULATED
-    _only_one(ctx, keypath, values, ("url", "match"), not emulated, f"a zigbee transport with backend {str(backend)!r}")
+    _only_one(ctx, keypath, values, ("url", "match", "spawn"), not emulated,
+              f"a zigbee transport with backend {str(backend)!r}")
     if "profile" in values and not emulated:
         raise ctx.error((*keypath, "profile"), "profile names an emulated model: it needs backend = 'emulated'")
     return ZigbeeTransportSpec(
         backend=backend, eui64=values["eui64"], url=values.get("url"), match=values.get("match"),
+        spawn=SpawnSpec(values["spawn"], ctx.folder) if "spawn" in values else None,
+        entity_id_order=values.get("entity_id_order", EntityIdOrder.MSB_FIRST),
         serial=SerialSettings(**_pick(values, SERIAL_LINE_KEYS)), channel=values.get("channel"),
         pan_id=values.get("pan_id"), profile=values.get("profile", "default") if emulated else None,
     )

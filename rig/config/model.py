@@ -56,6 +56,13 @@ class ZigbeeBackend(enum.StrEnum):
     EMULATED = "emulated"
 
 
+class EntityIdOrder(enum.StrEnum):
+    """How a GBCS entity id maps to the EUI-64 on the radio (see docs/transport.md)."""
+
+    MSB_FIRST = "msb-first"  # the entity id is the EUI-64 as written, most significant octet first
+    LSB_FIRST = "lsb-first"  # the entity id octets are the over-the-air (least significant first) order
+
+
 def frozen_mapping(items: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     return MappingProxyType(dict(items or {}))
 
@@ -201,15 +208,18 @@ class ZigbeeTransportSpec(TransportSpec):
     backend: ZigbeeBackend = ZigbeeBackend.EMULATED
     url: str | None = None
     match: Mapping[str, str] | None = None
+    #: an emulated NCP to start (``gbcs-rig ncp ...``), as serial links spawn ``gbcs-rig emulate``
+    spawn: SpawnSpec | None = None
     serial: SerialSettings = field(default_factory=SerialSettings)
     channel: int | None = None
     pan_id: int | None = None
     #: emulated model profile of the devices behind an emulated bridge
     profile: str | None = None
+    entity_id_order: EntityIdOrder = EntityIdOrder.MSB_FIRST
 
     @property
     def emulated(self) -> bool:
-        return self.backend is ZigbeeBackend.EMULATED
+        return self.backend is ZigbeeBackend.EMULATED or self.spawn is not None
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from .locate import KeyLocator
 from .model import (
     CREDENTIAL_FIELDS,
     DeviceType,
+    EntityIdOrder,
     FlowControl,
     Framing,
     ModelInfo,
@@ -304,6 +305,8 @@ TRANSPORT_KEYS: dict[TransportKind, dict[str, Key]] = {
         **_PORT_KEYS,
         "baudrate": SERIAL_LINE_KEYS["baudrate"],
         "flow_control": SERIAL_LINE_KEYS["flow_control"],
+        "spawn": Key(command),
+        "entity_id_order": Key(choice(EntityIdOrder)),
         "eui64": Key(eui64, required=True),
         "channel": Key(integer(11, 26)),
         "pan_id": Key(integer(0, 0xFFFE, show=lambda number: f"0x{number:04X}")),

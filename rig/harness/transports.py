@@ -53,23 +53,32 @@ def _resolve(spec, deadline: float) -> tuple[str, dict[str, str] | None]:
     return node, {str(k): str(v) for k, v in record.properties.items()}
 
 
-def _open_serial(session: RigSession) -> tuple[Transport, Callable[[], None] | None]:
+def _endpoint(session: RigSession, kind: str) -> tuple[str, Callable[[], None] | None]:
+    """Where a serial or EZSP link goes: a spawned emulator's port (``spawn``: ``gbcs-rig
+    emulate`` or ``gbcs-rig ncp``, which print the port when ready) or the configured / udev
+    matched one. Records what it resolved to on the session; returns the stop function of a
+    spawned emulator."""
     from rig.transport import deadline_in
-    from rig.transport.framing import HdlcFramer
-    from rig.transport.serial_link import SerialTransport
     from rig.transport.spawn import EmulatorProcess
 
     spec = session.spec.transport
-    stop = None
     if spec.spawn is not None:
         emulator = EmulatorProcess(argv=_spawn_argv(spec.spawn.argv), cwd=spec.spawn.cwd,
                                    ready_timeout=session.spec.timeouts.join)
-        url = emulator.start()
-        stop = emulator.terminate
-        session.transport_resolved = {"kind": "serial", "url": url, "spawned": list(spec.spawn.argv)}
-    else:
-        url, udev = _resolve(spec, deadline_in(session.spec.timeouts.join))
-        session.transport_resolved = {"kind": "serial", "url": url, **({"udev": udev} if udev else {})}
+        port = emulator.start()
+        session.transport_resolved = {"kind": kind, "url": port, "spawned": list(spec.spawn.argv)}
+        return port, emulator.terminate
+    port, udev = _resolve(spec, deadline_in(session.spec.timeouts.join))
+    session.transport_resolved = {"kind": kind, "url": port, **({"udev": udev} if udev else {})}
+    return port, None
+
+
+def _open_serial(session: RigSession) -> tuple[Transport, Callable[[], None] | None]:
+    from rig.transport.framing import HdlcFramer
+    from rig.transport.serial_link import SerialTransport
+
+    spec = session.spec.transport
+    url, stop = _endpoint(session, "serial")
     framing = str(spec.framing)
     if framing == "hdlc" and spec.hdlc is not None:
         framing = HdlcFramer.for_addresses("client", client=spec.hdlc.client, server=spec.hdlc.server,
@@ -87,30 +96,39 @@ def _open_serial(session: RigSession) -> tuple[Transport, Callable[[], None] | N
     return transport, stop
 
 
-def _zigbee_backend(session: RigSession):
+def _zigbee_backend(session: RigSession) -> tuple[object, Callable[[], None] | None]:
     from rig.transport.zigbee import EmulatedRadio, node_for
 
     spec = session.spec.transport
     if spec.backend is ZigbeeBackend.EMULATED:
         session.provision()
         session.transport_resolved = {"kind": "zigbee", "backend": "emulated", "in_process": True}
-        return EmulatedRadio([node_for(session.device_type, session.device_id, session.device)])
-    from rig.transport import deadline_in
+        return EmulatedRadio([node_for(session.device_type, session.device_id, session.device)]), None
     from rig.transport.zigbee.ezsp import EzspBackend
 
-    device, udev = _resolve(spec, deadline_in(session.spec.timeouts.join))
-    session.transport_resolved = {"kind": "zigbee", "backend": "ezsp", "device": device,
-                                  **({"udev": udev} if udev else {})}
-    return EzspBackend(device, baudrate=spec.serial.baudrate, flow_control=str(spec.serial.flow_control))
+    device, stop = _endpoint(session, "zigbee")
+    session.transport_resolved["backend"] = "ezsp"
+    # bellows' names: "software" (XON/XOFF, what EZSP sticks mostly use), "hardware" (RTS/CTS)
+    flow_control = {"xonxoff": "software", "rtscts": "hardware"}.get(str(spec.serial.flow_control), "none")
+    backend = EzspBackend(device, baudrate=spec.serial.baudrate, flow_control=flow_control,
+                          entity_id_order=str(spec.entity_id_order), channel=spec.channel, pan_id=spec.pan_id)
+    return backend, stop
 
 
-def _open_zigbee(session: RigSession) -> tuple[Transport, None]:
+def _open_zigbee(session: RigSession) -> tuple[Transport, Callable[[], None] | None]:
     from rig.transport.zigbee import SLEEPY_DEVICE_TYPES, ZigbeeBridgeTransport
 
     spec = session.spec.transport
     meter = bytes.fromhex(spec.eui64) if spec.eui64 else session.device_id
     sleepy = [meter] if session.device_type in SLEEPY_DEVICE_TYPES else []
-    return ZigbeeBridgeTransport(_zigbee_backend(session), sleepy=sleepy, name=f"zigbee:{session.rig_id}"), None
+    backend, stop = _zigbee_backend(session)
+    try:
+        transport = ZigbeeBridgeTransport(backend, sleepy=sleepy, meter=meter, name=f"zigbee:{session.rig_id}")
+    except Exception:
+        if stop is not None:
+            stop()
+        raise
+    return transport, stop
 
 
 OPENERS: dict[TransportKind, Opener] = {

@@ -240,3 +240,52 @@ def test_frames_that_are_not_gbcs_cannot_be_routed():
     with ZigbeeBridgeTransport(ScriptedRadio()) as link:
         with pytest.raises(FramingError):
             link.send(b"\x00\x01\x02")
+
+
+def test_unroutable_probes_go_to_the_rigs_meter():
+    """A wrong recipient, or a frame too damaged to decode, is carried to the meter under test."""
+    other = peer_for("GSME")  # a device this bridge does not know (no tunnel, not sleepy here)
+    radio = ScriptedRadio(esme_script())
+    with ZigbeeBridgeTransport(radio, meter=ESME.device_id) as link:
+        link.send(other.command(3))
+        link.send(ESME.command(3)[:-40])  # truncated: the codec rejects it
+        assert [d for d, _ in radio.commands(TransferData)] == [ESME.device_id, ESME.device_id]
+        assert link.counts["rerouted_to_meter"] == 2
+        assert [r.rerouted for r in link.deliveries] == [True, True]
+        link.send(ESME.command(9))
+        assert link.deliveries[-1].rerouted is False
+
+
+def test_every_sent_frame_gets_a_delivery_report():
+    from rig.transport.zigbee.backend import Delivery
+
+    class AckingRadio(ScriptedRadio):
+        def send(self, frame):
+            super().send(frame)
+            return Delivery(frame.destination, len(frame.payload), "acked")
+
+    with ZigbeeBridgeTransport(ScriptedRadio(esme_script())) as link:  # a radio that gives no reports
+        link.send(ESME.command(4))
+        assert link.delivery_of(ESME.command(4)).status == "unconfirmed"
+        assert not link.delivery_of(ESME.command(4)).delivered
+    with ZigbeeBridgeTransport(AckingRadio(esme_script())) as link:
+        link.send(ESME.command(5))
+        report = link.delivery_of(ESME.command(5))
+        assert report.status == "acked" and report.delivered and report.recipient == ESME.device_id
+        assert link.delivery_of(ESME.command(6)) is None
+    with ZigbeeBridgeTransport(ScriptedRadio(esme_script(answer=False)), tunnel_setup_timeout=0.2) as link:
+        with pytest.raises(TransportTimeout):
+            link.send(ESME.command(7))
+        assert link.delivery_of(ESME.command(7)).status == "failed"
+
+
+def test_a_mailbox_frame_is_queued_then_collected():
+    radio = ScriptedRadio()
+    with ZigbeeBridgeTransport(radio, sleepy=[GSME.device_id]) as link:
+        radio.inject(GSME.device_id, RequestTunnel(max_incoming_transfer_size=1500), C2S)
+        (_, response), = radio.commands(RequestTunnelResponse)
+        command = GSME.command(8)
+        link.send(command)
+        assert link.delivery_of(command).status == "queued" and not link.delivery_of(command).delivered
+        radio.inject(GSME.device_id, TransferData(response.command.tunnel_id, encode_tunnel_payload(Get())), C2S)
+        assert link.delivery_of(command).status == "collected" and link.delivery_of(command).delivered

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import random
+import time
 
 import pytest
 
@@ -138,7 +139,10 @@ def test_ezsp_backend_runs_on_the_supervisor():
     frame = ApsFrame(backend.local_eui64, b"\x02" * 8, b"\x11\x01\x02\x00\x00")
     backend.send(frame)
     assert sessions[0].sent == [frame]
-    sessions[0].on_frame(frame)
+    sessions[0].on_frame(frame)  # from bellows' loop thread: handed to the backend's own inbound thread
+    deadline = time.monotonic() + 5
+    while not inbound and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert inbound == [frame]
     backend.stop()
     assert sessions[0].closed

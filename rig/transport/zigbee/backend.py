@@ -7,9 +7,10 @@ backend; ``EzspBackend`` (``ezsp.py``) drives a Silicon Labs NCP through bellows
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..base import TransportError
 from ..link import WireTaps
@@ -36,6 +37,34 @@ class RadioError(TransportError):
     """The radio could not send (NCP error, no route, not connected)."""
 
 
+class DeliveryFailed(RadioError):
+    """The radio sent the frame but the remote node's APS acknowledgement never came (a link fault)."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What the radio knows about one APS frame it sent: the link layer's delivery report.
+
+    ``status`` is ``"acked"`` when the remote node's APS ACK arrived (EZSP: every fragment's
+    ``messageSentHandler`` said SUCCESS), ``"failed"`` when it did not. ``fragments`` is how
+    many APS fragments carried it (1: not fragmented), ``retransmissions`` how many fragments
+    the rig had to send again.
+    """
+
+    destination: bytes
+    length: int
+    status: str
+    fragments: int = 1
+    retransmissions: int = 0
+    aps_sequence: int | None = None
+    detail: str = ""
+    timestamp: float = field(default_factory=time.time)
+
+    @property
+    def acked(self) -> bool:
+        return self.status == "acked"
+
+
 Receiver = Callable[[ApsFrame], None]
 
 
@@ -54,7 +83,8 @@ class RadioBackend(ABC):
     def stop(self) -> None: ...
 
     @abstractmethod
-    def send(self, frame: ApsFrame) -> None: ...
+    def send(self, frame: ApsFrame) -> Delivery | None:
+        """Send one APS frame; the link layer's delivery report, or None when the radio gives none."""
 
     def service(self) -> None:  # noqa: B027 - optional hook, a no-op for radios with their own thread
         """Let the backend make progress (the emulated radio runs its nodes here)."""

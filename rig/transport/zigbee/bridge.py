@@ -16,6 +16,18 @@ Messages longer than the peer's MaximumIncomingTransferSize travel as GBCS GBT b
 (``gbt.py``), each block one TransferData (or one mailbox entry). Every received frame is
 delivered to the shared queue with the sender's EUI-64 as ``Frame.source``.
 
+Routing: a frame goes to its GBCS recipient when that is a device this bridge knows (the
+rig's ``meter``, a sleepy device, a device with a tunnel); any other frame, a probe with a
+wrong recipient or one too damaged to decode, goes to the rig's ``meter``, so a negative probe
+reaches the device under test as it would on a serial link (``counts["rerouted_to_meter"]``).
+
+Delivery reports: every GBCS frame sent gets a ``FrameDelivery`` in ``deliveries`` (and
+``delivery_of(frame)``): ``acked`` when every APS frame that carried it was acknowledged by the
+remote node (EZSP: ``messageSentHandler`` SUCCESS for every fragment), ``unconfirmed`` when the
+radio gives no reports (the emulated radio), ``failed`` with the link error, ``queued`` when it
+went into a sleepy device's mailbox and ``collected`` once that device fetched its last block.
+A scenario reads them to tell "delivered and the meter stayed silent" from "never delivered".
+
 Tunnel housekeeping: TransferData on an unknown tunnel is answered with TransferDataError
 NO_SUCH_TUNNEL, on someone else's tunnel with WRONG_DEVICE, above 1500 octets with
 DATA_OVERFLOW; TunnelClosureNotification or NO_SUCH_TUNNEL from a device closes the client
@@ -30,12 +42,13 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from rig.gbcs import GbcsDecodeError, decode
 
 from ..base import FramingError, TransportError, TransportTimeout
 from ..link import LinkTransport
-from .backend import ApsFrame, RadioBackend
+from .backend import ApsFrame, Delivery, RadioBackend
 from .gbcs_tunnel import Bare, Get, GetResponse, Put, TunnelHeaderError, decode_tunnel_payload, encode_tunnel_payload
 from .gbt import Reassembler, split_message
 from .tunnels import Tunnel, TunnelRole, TunnelState, TunnelTable
@@ -66,6 +79,28 @@ GET_RESPONSE_HEADER = 2
 _C2S, _S2C = ZclDirection.CLIENT_TO_SERVER, ZclDirection.SERVER_TO_CLIENT
 
 
+@dataclass(frozen=True)
+class FrameDelivery:
+    """The link layer's report on one GBCS frame the bridge sent; see the module docstring."""
+
+    frame: bytes
+    recipient: bytes
+    status: str
+    aps: tuple[Delivery, ...] = ()
+    rerouted: bool = False
+    detail: str = ""
+    timestamp: float = field(default_factory=time.time)
+
+    @property
+    def delivered(self) -> bool:
+        """True only on positive evidence: the remote acknowledged it, or a sleepy device fetched it."""
+        return self.status in ("acked", "collected")
+
+
+#: FrameDeliveries kept per bridge (the newest)
+DELIVERY_LOG_SIZE = 1000
+
+
 class TunnelRefused(TransportError):
     """A device answered RequestTunnel with a failure status."""
 
@@ -91,12 +126,14 @@ class ZigbeeBridgeTransport(LinkTransport):
     def __init__(self, backend: RadioBackend, *, sleepy: Iterable[bytes] = (), tunnel_setup_timeout: float = 5.0,
                  request_retry: float = 1.0, busy_retry: float = 180.0, tunnel_idle_timeout: float = 3600.0,
                  max_transfer: int = GBCS_MAX_TRANSFER_SIZE, clock: Callable[[], float] = time.monotonic,
-                 name: str | None = None):
+                 name: str | None = None, meter: bytes | None = None):
         super().__init__()
         self.backend = backend
         self.wire = backend.wire  # byte-level fault taps live on the radio, when it has them
         self.name = name or f"zigbee:{backend.local_eui64.hex().upper()}"
         self.sleepy = {bytes(eui) for eui in sleepy}
+        self.meter = bytes(meter) if meter is not None else None
+        self.deliveries: deque[FrameDelivery] = deque(maxlen=DELIVERY_LOG_SIZE)
         self.tunnel_setup_timeout = tunnel_setup_timeout
         self.request_retry = request_retry
         self.busy_retry = busy_retry
@@ -104,7 +141,7 @@ class ZigbeeBridgeTransport(LinkTransport):
         self.max_transfer = max_transfer
         self._clock = clock
         self.tunnels = TunnelTable(clock)
-        self.mailbox: dict[bytes, deque[bytes]] = {}
+        self.mailbox: dict[bytes, deque[tuple[bytes, bytes | None]]] = {}  # (block, frame when it is the last)
         self.counts: Counter[str] = Counter()
         self._reassembly: dict[bytes, Reassembler] = {}
         self._refused: dict[bytes, int] = {}
@@ -138,26 +175,56 @@ class ZigbeeBridgeTransport(LinkTransport):
 
     # -- sending -----------------------------------------------------------------------------
     def _send(self, frame: bytes) -> None:
-        recipient = self._recipient(frame)
+        recipient, rerouted = self._route(frame)
         if recipient in self.sleepy:
             blocks = split_message(frame, self.max_transfer - GET_RESPONSE_HEADER)
             with self._lock:
-                self.mailbox.setdefault(recipient, deque()).extend(blocks)
+                self.mailbox.setdefault(recipient, deque()).extend(
+                    (block, frame if i == len(blocks) - 1 else None) for i, block in enumerate(blocks))
                 self.counts["mailbox_queued"] += 1
+            self._record(FrameDelivery(frame, recipient, "queued", rerouted=rerouted))
             return
-        tunnel = self._ensure_tunnel(recipient)
-        for block in split_message(frame, tunnel.peer_max_transfer):
-            self._transmit(recipient, TransferData(tunnel.tunnel_id, block), _C2S)
+        reports: list[Delivery] = []
+        try:
+            tunnel = self._ensure_tunnel(recipient)
+            for block in split_message(frame, tunnel.peer_max_transfer):
+                report = self._transmit(recipient, TransferData(tunnel.tunnel_id, block), _C2S)
+                if report is not None:
+                    reports.append(report)
+        except TransportError as exc:
+            self._record(FrameDelivery(frame, recipient, "failed", tuple(reports), rerouted, str(exc)))
+            raise
         with self._lock:
             self.tunnels.touch(tunnel)
             self.counts["transfers_sent"] += 1
+        confirmed = bool(reports) and all(report.acked for report in reports)
+        self._record(FrameDelivery(frame, recipient, "acked" if confirmed else "unconfirmed", tuple(reports), rerouted))
 
-    @staticmethod
-    def _recipient(frame: bytes) -> bytes:
+    def _record(self, delivery: FrameDelivery) -> None:
+        with self._lock:
+            self.deliveries.append(delivery)
+
+    def delivery_of(self, frame: bytes) -> FrameDelivery | None:
+        """The newest delivery report for exactly these GBCS frame octets."""
+        with self._lock:
+            return next((d for d in reversed(self.deliveries) if d.frame == frame), None)
+
+    def _route(self, frame: bytes) -> tuple[bytes, bool]:
+        """(EUI-64 to send to, whether the frame was sent to the meter instead of its recipient)."""
         try:
-            return decode(frame).recipient_id
+            recipient = decode(frame).recipient_id
         except GbcsDecodeError as exc:
-            raise FramingError(f"cannot route a frame that is not GBCS: {exc}") from None
+            if self.meter is None:
+                raise FramingError(f"cannot route a frame that is not GBCS: {exc}") from None
+            recipient = None
+        if self.meter is None or recipient == self.meter:
+            return recipient, False
+        with self._lock:
+            known = recipient in self.sleepy or (recipient is not None and self.tunnels.by_eui(recipient) is not None)
+        if known:
+            return recipient, False
+        self.counts["rerouted_to_meter"] += 1
+        return self.meter, True
 
     def _ensure_tunnel(self, eui64: bytes) -> Tunnel:
         """An active client tunnel to ``eui64``, requesting one if needed (bounded by the setup timeout)."""
@@ -197,13 +264,13 @@ class ZigbeeBridgeTransport(LinkTransport):
                                            f"within {self.tunnel_setup_timeout}s")
                 self._changed.wait(min(remaining, self.service_interval))
 
-    def _transmit(self, eui64: bytes, command, direction: ZclDirection) -> None:
-        """Send one ZCL command to ``eui64`` (never called with the lock held)."""
+    def _transmit(self, eui64: bytes, command, direction: ZclDirection) -> Delivery | None:
+        """Send one ZCL command to ``eui64`` (never called with the lock held); the radio's delivery report."""
         with self._lock:
             self._seq = (self._seq + 1) & 0xFF
             seq = self._seq
         payload = encode_zcl(ZclFrame(command, direction, seq))
-        self.backend.send(ApsFrame(self.backend.local_eui64, eui64, payload))
+        return self.backend.send(ApsFrame(self.backend.local_eui64, eui64, payload))
 
     # -- receiving ---------------------------------------------------------------------------
     def _service(self) -> None:
@@ -232,8 +299,16 @@ class ZigbeeBridgeTransport(LinkTransport):
         with self._lock:
             replies, deliveries = self._handle(aps.source, zcl)
             self._changed.notify_all()
-        for command, direction in replies:
-            self._transmit(aps.source, command, direction)
+        for command, direction, *collected in replies:
+            try:
+                report = self._transmit(aps.source, command, direction)
+            except TransportError as exc:
+                if collected:
+                    self._record(FrameDelivery(collected[0], aps.source, "failed", detail=str(exc)))
+                raise
+            if collected:  # the sleepy device fetched the last block of this frame
+                status = "collected" if report is None or report.acked else "failed"
+                self._record(FrameDelivery(collected[0], aps.source, status, (report,) if report else ()))
         source = aps.source.hex().upper()
         for message in deliveries:
             self._deliver(message, source)
@@ -314,11 +389,11 @@ class ZigbeeBridgeTransport(LinkTransport):
             return [], []
         if isinstance(payload, Get):
             queue = self.mailbox.get(eui64)
-            message = queue.popleft() if queue else b""
+            message, last = queue.popleft() if queue else (b"", None)
             remaining = len(queue) if queue else 0
             self.counts["mailbox_delivered" if message else "mailbox_empty_gets"] += 1
             reply = TransferData(tunnel.tunnel_id, encode_tunnel_payload(GetResponse(remaining, message)))
-            return [(reply, _S2C)], []
+            return [(reply, _S2C, last) if last is not None else (reply, _S2C)], []
         if isinstance(payload, GetResponse):  # only a hub sends these
             self.counts["unexpected_get_responses"] += 1
             return [], []

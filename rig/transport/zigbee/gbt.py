@@ -183,13 +183,38 @@ def split_message(message: bytes, max_size: int) -> list[bytes]:
         raise ValueError(f"a transfer size of {max_size} octets leaves no room for GBT block data")
     try:
         header = decode(message)
+        fields = (int(header.cra_flag), header.originator_counter, header.originator_id, header.recipient_id,
+                  header.message_code)
     except GbcsDecodeError as exc:
-        raise ValueError(f"cannot split a message that is not GBCS: {exc}") from None
+        fields = routing_fields(message)  # a damaged frame (a negative probe) whose header is intact
+        if fields is None:
+            raise ValueError(f"cannot split a message that is not GBCS: {exc}") from None
     pieces = [message[i:i + chunk] for i in range(0, len(message), chunk)]
-    return [encode_block(GbtBlock(int(header.cra_flag), header.originator_counter, header.originator_id,
-                                  header.recipient_id, header.message_code, index + 1, piece,
-                                  last=index == len(pieces) - 1))
+    return [encode_block(GbtBlock(*fields, index + 1, piece, last=index == len(pieces) - 1))
             for index, piece in enumerate(pieces)]
+
+
+#: how far into a message the general-signing/ciphering header may start (after the MAC header)
+_HEADER_SEARCH = 40
+
+
+def routing_fields(message: bytes) -> tuple[int, int, bytes, bytes, int] | None:
+    """(CRA flag, counter, originator, recipient, message code) read from the grouping header alone.
+
+    For a message the full decoder rejects (truncated, a lying length) but whose grouping header
+    is intact: the header is ``DF|DD 09 <cra> <counter:8> 08 <originator:8> 08 <recipient:8>
+    (00 | 0C <date-time:12>) 02 <message code:2>``.
+    """
+    for i in range(min(_HEADER_SEARCH, len(message))):
+        head = message[i:i + 48]
+        if len(head) < 33 or head[0] not in (0xDD, 0xDF) or head[1] != 0x09 or head[11] != 0x08 or head[20] != 0x08:
+            continue
+        at = 30 if head[29] == 0x00 else 42 if head[29] == 0x0C else None
+        if at is None or len(head) < at + 3 or head[at] != 0x02:
+            continue
+        return (head[2], int.from_bytes(head[3:11], "big"), bytes(head[12:20]), bytes(head[21:29]),
+                int.from_bytes(head[at + 1:at + 3], "big"))
+    return None
 
 
 class Reassembler:

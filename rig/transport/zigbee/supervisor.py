@@ -8,11 +8,15 @@ one policy, independent of bellows so it can be unit-tested with a fake session:
 2. an ``NcpError`` during a call resets the NCP (soft reset) and retries the call once;
 3. if the reset fails too, the session is closed and a new one is connected with back-off;
 4. when nothing works before the deadline, ``LinkLost`` is raised.
+
+Calls are serialised (one lock): the EZSP backend sends from the caller's thread and from its
+inbound thread (tunnel housekeeping replies), and there is only one NCP session to share.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -69,15 +73,17 @@ class NcpSupervisor:
         self._session: NcpSession | None = None
         self.counts: Counter[str] = Counter()
         self.last_error: str = ""
+        self._lock = threading.RLock()
 
     @property
     def connected(self) -> bool:
         return self._session is not None
 
     def session(self) -> NcpSession:
-        if self._session is None:
-            self._session = self._connect_with_backoff()
-        return self._session
+        with self._lock:
+            if self._session is None:
+                self._session = self._connect_with_backoff()
+            return self._session
 
     def _connect_with_backoff(self) -> NcpSession:
         deadline = self._clock() + self.give_up_after
@@ -98,6 +104,10 @@ class NcpSupervisor:
 
     def recover(self, error: Exception) -> NcpSession:
         """Reset the NCP after ``error``; reconnect with back-off if the reset fails."""
+        with self._lock:
+            return self._recover(error)
+
+    def _recover(self, error: Exception) -> NcpSession:
         self.counts["errors"] += 1
         self.last_error = str(error)
         session = self._session
@@ -115,10 +125,11 @@ class NcpSupervisor:
 
     def call(self, action: Callable[[NcpSession], T]) -> T:
         """Run ``action`` on the session; after an ``NcpError``, recover and retry once."""
-        try:
-            return action(self.session())
-        except NcpError as exc:
-            return action(self.recover(exc))
+        with self._lock:
+            try:
+                return action(self.session())
+            except NcpError as exc:
+                return action(self.recover(exc))
 
     def _drop(self) -> None:
         session, self._session = self._session, None
@@ -129,4 +140,5 @@ class NcpSupervisor:
                 pass
 
     def close(self) -> None:
-        self._drop()
+        with self._lock:
+            self._drop()

@@ -1,0 +1,95 @@
+"""``gbcs-rig ncp``: serve an emulated EZSP NCP, with emulated meters joined to its network, on a pty or TCP port.
+
+The first line on stdout is exactly ``READY pty=/dev/pts/N`` or ``READY tcp=127.0.0.1:PORT``
+(flushed), as ``gbcs-rig emulate`` prints it, so a hw_config's ``spawn`` can start it and the
+rig opens the port through bellows as it would open a USB stick. Each ``--device-type`` adds
+one emulated meter (its EUI-64 is its entity id from the test PKI) behind the NCP: an ESME
+answers on its own tunnel, a GSME polls its mailbox on the rig (the GPF side). The server runs
+until SIGTERM, SIGINT or EOF on stdin and exits 0. Diagnostics go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import sys
+import threading
+import tty
+from pathlib import Path
+
+LOCALHOST = "127.0.0.1"
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("ncp", help="serve an emulated EZSP NCP (bellows-compatible) with emulated meters")
+    parser.add_argument("--device-type", action="append", required=True, metavar="TYPE",
+                        help="a meter joined to the NCP's network: ESME, GSME (repeatable)")
+    parser.add_argument("--pki", type=Path, help="test PKI folder (gbcs-rig pki init); default: the device factory's")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--pty", action="store_true", help="serve on a new pseudo-terminal; prints its path")
+    where.add_argument("--tcp", type=int, metavar="PORT", help="serve on 127.0.0.1:PORT (0 picks a free port)")
+    parser.add_argument("--fragment-window", type=int, default=4, metavar="N",
+                        help="APS fragmentation window the NCP reports and its nodes use (1..8)")
+    parser.add_argument("--max-payload", type=int, default=82, metavar="OCTETS",
+                        help="maximumPayloadLength the NCP reports (one APS payload)")
+    parser.set_defaults(func=run)
+
+
+def _watch_stdin(stop: threading.Event) -> None:
+    def watch():
+        try:
+            while sys.stdin.buffer.read1(4096):
+                pass
+        except (OSError, ValueError):
+            pass
+        stop.set()
+
+    if sys.stdin is not None and not sys.stdin.closed:
+        threading.Thread(target=watch, name="stdin-eof", daemon=True).start()
+
+
+def run(args: argparse.Namespace) -> int:
+    from rig.transport.serve import make_endpoint
+    from rig.transport.zigbee.ncp import NcpServer, emulated_ncp
+
+    if not 1 <= args.fragment_window <= 8:
+        print("error: --fragment-window is 1..8", file=sys.stderr)
+        return 2
+    if args.tcp is not None and not 0 <= args.tcp <= 65535:
+        print("error: --tcp takes a port number 0..65535", file=sys.stderr)
+        return 2
+    devices = []
+    for kind in args.device_type:
+        endpoint = make_endpoint(kind.upper(), args.pki, kind="provision")
+        devices.append((kind.upper(), bytes(endpoint.entity_id), endpoint))
+    ncp = emulated_ncp(devices, fragment_window=args.fragment_window, max_payload=args.max_payload)
+    server = NcpServer(ncp)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda _signum, _frame: stop.set())
+    _watch_stdin(stop)
+    print("ncp: " + ", ".join(f"{kind} {eui.hex().upper()}" for kind, eui, _ in devices), file=sys.stderr)
+    if args.pty:
+        master, slave = os.openpty()
+        try:
+            tty.setraw(slave)
+            print(f"READY pty={os.ttyname(slave)}", flush=True)
+            counts = server.serve_fd(master, stop)
+        finally:
+            os.close(master)
+            os.close(slave)
+    else:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((LOCALHOST, args.tcp))
+            listener.listen(1)
+            print(f"READY tcp={LOCALHOST}:{listener.getsockname()[1]}", flush=True)
+            counts = server.serve_tcp(listener, stop)
+        finally:
+            listener.close()
+    counts.update(ncp.counts)
+    print("ncp: stopped " + " ".join(f"{k}={v}" for k, v in sorted(counts.items())), file=sys.stderr)
+    return 0
