@@ -25,7 +25,8 @@ LOCALHOST = "127.0.0.1"
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("emulate", help="serve an emulated device on a pseudo-terminal or TCP port")
-    parser.add_argument("--device-type", required=True, help="ESME, GSME, ... (with --fleet: the members' type)")
+    parser.add_argument("--device-type", required=True, type=str.upper, choices=("ESME", "GSME", "CHF", "GPF"),
+                        help="the emulated device's type (with --fleet: the members' type)")
     parser.add_argument("--pki", type=Path, help="test PKI folder (gbcs-rig pki init); default: the device factory's")
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--pty", action="store_true", help="serve on a new pseudo-terminal; prints its path")

@@ -10,6 +10,7 @@ frame the predicate accepts, waiting at most until ``deadline`` (an absolute
 from __future__ import annotations
 
 import enum
+import logging
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -73,6 +74,10 @@ class Frame:
         return self.data.hex().upper()
 
 
+#: every frame sent or received, as a decoded one-liner at DEBUG (``gbcs-rig -vv``, ``--log-level debug``)
+FRAME_LOGGER = logging.getLogger("rig.frames")
+
+
 class FrameLog:
     """Append-only, thread-safe record of the frames of one transport."""
 
@@ -85,6 +90,8 @@ class FrameLog:
         with self._lock:
             self._frames.append(frame)
             listeners = list(self._listeners)
+        if FRAME_LOGGER.isEnabledFor(logging.DEBUG):
+            FRAME_LOGGER.debug("%s %s (%d bytes)", frame.direction.value, summarise(frame.data), len(frame.data))
         for listener in listeners:
             listener(frame)
 
