@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from cryptography import x509
 
@@ -127,6 +127,28 @@ class Dcc:
     def migrate(self, device_id: EuiLike, transport: Transport, *, policy: RetryPolicy | None = None) -> MigrationOutcome:
         """TCoS -> ECoS migration of one device (CS02b mode 6 signed by TCoS), with retries."""
         return migration.migrate_device(self, eui(device_id), transport, policy=policy)
+
+    def migrate_many(self, devices: Iterable[tuple[EuiLike, Transport]], *, policy: RetryPolicy | None = None,
+                     batch_size: int = migration.BATCH_SIZE,
+                     progress: migration.Progress | None = None) -> list[MigrationOutcome]:
+        """Migrate ``(device id, transport)`` pairs through this DCC in the order given, in batches
+        (one counter commit and one record commit per batch); one outcome per pair, in order."""
+        return migration.migrate_devices(self, [(eui(d), t) for d, t in devices], policy=policy,
+                                         batch_size=batch_size, progress=progress)
+
+    def migrate_fleet(self, hubs: Mapping[EuiLike, Transport], *, policy: RetryPolicy | None = None,
+                      batch_size: int = migration.BATCH_SIZE,
+                      progress: migration.Progress | None = None) -> list[MigrationOutcome]:
+        """Migrate every device on the given comms hubs' device logs, hub by hub, each hub's devices
+        in its device log order, over that hub's transport. CHFs hold no transitionalCoS trust
+        anchor and are left out."""
+        pairs = []
+        for hub_id, transport in hubs.items():
+            for device_id in self.inventory.device_log(hub_id):
+                device = self.inventory.device(device_id)
+                if device is not None and device.device_type != "CHF":
+                    pairs.append((device_id, transport))
+        return migration.migrate_devices(self, pairs, policy=policy, batch_size=batch_size, progress=progress)
 
     def classify_model(self, model: str, *, min_devices: int = 1) -> migration.ModelClassification:
         return migration.classify_model(self.inventory, model, min_devices=min_devices)
