@@ -327,3 +327,34 @@ def test_progress_bar_line():
     now[0] = 104.0
     bar(200, 200)
     assert out.getvalue().splitlines()[-1] == "fleet [##########] 200/200 50/s, 0 s left"
+
+
+def cost_of_a_623(pki, path, history: int) -> tuple[int, int]:
+    """One SRV 6.23 (change of supplier) with ``history`` other devices, attempts and old 6.23 events."""
+    from rig.dcc.examples import example_adt, example_request
+
+    from .conftest import TEST_CONFIG, esme_record
+    from .fake_meter import FakeMeter, link
+
+    inventory = Inventory.open(path)
+    try:
+        prefill(inventory, history, "OTHER")
+        with inventory.db.transaction() as conn:  # a busy day long ago: outside the 1440-minute window
+            conn.executemany("INSERT INTO srv_events (user_id, srv, at, request_id) VALUES (?, '6.23', ?, ?)",
+                             [(eui_text(pki.entity("supplier_b")), float(n), f"old-{n}") for n in range(history)])
+        inventory.add_device(esme_record(pki))
+        dcc = Dcc.from_pki(pki, inventory, config=TEST_CONFIG, sleep=lambda s: None)
+        dcc.submit_adt(example_adt(pki))
+        with link(FakeMeter(pki)) as transport, SqlCost(inventory.db) as cost:
+            outcome = dcc.submit_623(example_request(pki), transport)
+        assert outcome.status == "COMPLETED"
+        return cost.statements, cost.steps
+    finally:
+        inventory.close()
+
+
+def test_a_623_costs_the_same_in_a_large_inventory(fixture_pki, tmp_path):
+    small = cost_of_a_623(fixture_pki, tmp_path / "n.sqlite", 150)
+    large = cost_of_a_623(fixture_pki, tmp_path / "10n.sqlite", 1500)
+    assert large[0] == small[0]
+    assert large[1] <= small[1] * 1.1 + 20, (small, large)
