@@ -74,9 +74,9 @@ class Dcc:
         party = self.config.routing.get(device.credential_status)
         return self.parties.cos_party(party) if party else None
 
-    def authorise(self, message: Message) -> tuple[bytes, Message]:
+    def authorise(self, message: Message, *, decoded: bool = True) -> tuple[bytes, Message]:
         """CoS party signs, DSP checks (8.4) and adds the ACB MAC: the frame to send."""
-        return self.dsp.authorise(message, self.cos_party)
+        return self.dsp.authorise(message, self.cos_party, decoded=decoded)
 
     def device_signature(self, device_id: EuiLike) -> Verifier:
         """Verifier of answers signed with the device's DS key (from its device certificate)."""
@@ -142,12 +142,8 @@ class Dcc:
         """Migrate every device on the given comms hubs' device logs, hub by hub, each hub's devices
         in its device log order, over that hub's transport. CHFs hold no transitionalCoS trust
         anchor and are left out."""
-        pairs = []
-        for hub_id, transport in hubs.items():
-            for device_id in self.inventory.device_log(hub_id):
-                device = self.inventory.device(device_id)
-                if device is not None and device.device_type != "CHF":
-                    pairs.append((device_id, transport))
+        pairs = [(device, transport) for hub_id, transport in hubs.items()
+                 for device in self.inventory.device_log_records(hub_id) if device.device_type != "CHF"]
         return migration.migrate_devices(self, pairs, policy=policy, batch_size=batch_size, progress=progress)
 
     def classify_model(self, model: str, *, min_devices: int = 1) -> migration.ModelClassification:

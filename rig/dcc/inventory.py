@@ -188,6 +188,12 @@ class Inventory:
             conn.execute("UPDATE devices SET comms_hub_id = ?, updated_at = ? WHERE device_id = ?",
                          (eui_text(hub_id), self.clock(), eui_text(device_id)))
 
+    def device_log_records(self, hub_id: EuiLike) -> list[DeviceRecord]:
+        """The inventory records of the devices on the hub's log, in device log order (one query)."""
+        rows = self.db.query("SELECT d.* FROM device_log l JOIN devices d ON d.device_id = l.device_id"
+                             " WHERE l.hub_id = ? ORDER BY l.added_at, l.device_id", (eui_text(hub_id),))
+        return [_device(row) for row in rows]
+
     def device_log(self, hub_id: EuiLike) -> list[bytes]:
         rows = self.db.query("SELECT device_id FROM device_log WHERE hub_id = ? ORDER BY added_at, device_id",
                              (eui_text(hub_id),))

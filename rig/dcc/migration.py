@@ -112,9 +112,13 @@ def migrate_device(dcc: Dcc, device_id: bytes, transport, *, policy: RetryPolicy
     return outcome
 
 
-def migrate_devices(dcc: Dcc, devices: Iterable[tuple[bytes, object]], *, policy: RetryPolicy | None = None,
-                    batch_size: int = BATCH_SIZE, progress: Progress | None = None) -> list[MigrationOutcome]:
-    """Migrate ``(device id, transport)`` pairs in the order given; one outcome per pair, in order."""
+def migrate_devices(dcc: Dcc, devices: Iterable[tuple[bytes | DeviceRecord, object]], *,
+                    policy: RetryPolicy | None = None, batch_size: int = BATCH_SIZE,
+                    progress: Progress | None = None) -> list[MigrationOutcome]:
+    """Migrate ``(device, transport)`` pairs in the order given; one outcome per pair, in order.
+
+    A device is its id (looked up in the inventory) or its inventory record as just read.
+    """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     policy = policy or dcc.config.retry
@@ -122,7 +126,7 @@ def migrate_devices(dcc: Dcc, devices: Iterable[tuple[bytes, object]], *, policy
     outcomes: dict[int, MigrationOutcome] = {}
     jobs: list[tuple[int, _Job]] = []
     for index, (device_id, transport) in enumerate(pairs):
-        device = dcc.inventory.require(device_id)
+        device = device_id if isinstance(device_id, DeviceRecord) else dcc.inventory.require(device_id)
         if device.credential_status is CredentialStatus.ECOS:
             outcomes[index] = MigrationOutcome(device.device_id, device.model, True, CredentialStatus.ECOS,
                                                detail="already holds the ECoS certificate; nothing sent")
@@ -189,7 +193,7 @@ def _exchange(dcc: Dcc, plan: _Plan, job: _Job, number: int, counter: int,
         mode=ReplacementMode.TRANS_COS_BY_TRANS_COS, originator_id=plan.tcos, recipient_id=device.device_id,
         counter=counter, replacements=[plan.replacement], certification_path=plan.path,
         disapply_time_checks=dcc.config.migration_disapply_time_checks, recipient_is_chf=device.device_type == "CHF")
-    frame, command = dcc.authorise(message)
+    frame, command = dcc.authorise(message, decoded=False)
     result = exchange(job.transport, frame, command, verify=dcc.device_signature(device.device_id),
                       deadline=started + policy.response_timeout_s)
     reading = interpret(result)
