@@ -129,22 +129,24 @@ class Dcc:
         return migration.migrate_device(self, eui(device_id), transport, policy=policy)
 
     def migrate_many(self, devices: Iterable[tuple[EuiLike, Transport]], *, policy: RetryPolicy | None = None,
-                     batch_size: int = migration.BATCH_SIZE,
-                     progress: migration.Progress | None = None) -> list[MigrationOutcome]:
+                     batch_size: int = migration.BATCH_SIZE, progress: migration.Progress | None = None,
+                     on_outcome: Callable[[MigrationOutcome], None] | None = None) -> list[MigrationOutcome]:
         """Migrate ``(device id, transport)`` pairs through this DCC in the order given, in batches
-        (one counter commit and one record commit per batch); one outcome per pair, in order."""
+        (one counter commit and one record commit per batch); one outcome per pair, in order
+        (or each handed to ``on_outcome`` as it concludes, none kept)."""
         return migration.migrate_devices(self, [(eui(d), t) for d, t in devices], policy=policy,
-                                         batch_size=batch_size, progress=progress)
+                                         batch_size=batch_size, progress=progress, on_outcome=on_outcome)
 
     def migrate_fleet(self, hubs: Mapping[EuiLike, Transport], *, policy: RetryPolicy | None = None,
-                      batch_size: int = migration.BATCH_SIZE,
-                      progress: migration.Progress | None = None) -> list[MigrationOutcome]:
+                      batch_size: int = migration.BATCH_SIZE, progress: migration.Progress | None = None,
+                      on_outcome: Callable[[MigrationOutcome], None] | None = None) -> list[MigrationOutcome]:
         """Migrate every device on the given comms hubs' device logs, hub by hub, each hub's devices
         in its device log order, over that hub's transport. CHFs hold no transitionalCoS trust
         anchor and are left out."""
         pairs = [(device, transport) for hub_id, transport in hubs.items()
                  for device in self.inventory.device_log_records(hub_id) if device.device_type != "CHF"]
-        return migration.migrate_devices(self, pairs, policy=policy, batch_size=batch_size, progress=progress)
+        return migration.migrate_devices(self, pairs, policy=policy, batch_size=batch_size, progress=progress,
+                                         on_outcome=on_outcome)
 
     def classify_model(self, model: str, *, min_devices: int = 1) -> migration.ModelClassification:
         return migration.classify_model(self.inventory, model, min_devices=min_devices)

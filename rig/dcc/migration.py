@@ -114,27 +114,41 @@ def migrate_device(dcc: Dcc, device_id: bytes, transport, *, policy: RetryPolicy
 
 def migrate_devices(dcc: Dcc, devices: Iterable[tuple[bytes | DeviceRecord, object]], *,
                     policy: RetryPolicy | None = None, batch_size: int = BATCH_SIZE,
-                    progress: Progress | None = None) -> list[MigrationOutcome]:
+                    progress: Progress | None = None,
+                    on_outcome: Callable[[MigrationOutcome], None] | None = None) -> list[MigrationOutcome]:
     """Migrate ``(device, transport)`` pairs in the order given; one outcome per pair, in order.
 
-    A device is its id (looked up in the inventory) or its inventory record as just read.
+    A device is its id (looked up in the inventory) or its inventory record as just read. With
+    ``on_outcome`` each outcome is handed over as its device concludes and none is kept (the
+    list returned is empty): a fleet of millions does not hold every frame in memory, the
+    inventory has them as evidence.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     policy = policy or dcc.config.retry
     pairs = list(devices)
     outcomes: dict[int, MigrationOutcome] = {}
+    concluded = 0
     jobs: list[tuple[int, _Job]] = []
+
+    def conclude(index: int, outcome: MigrationOutcome) -> None:
+        nonlocal concluded
+        concluded += 1
+        if on_outcome is None:
+            outcomes[index] = outcome
+        else:
+            on_outcome(outcome)
+
     for index, (device_id, transport) in enumerate(pairs):
         device = device_id if isinstance(device_id, DeviceRecord) else dcc.inventory.require(device_id)
         if device.credential_status is CredentialStatus.ECOS:
-            outcomes[index] = MigrationOutcome(device.device_id, device.model, True, CredentialStatus.ECOS,
-                                               detail="already holds the ECoS certificate; nothing sent")
+            conclude(index, MigrationOutcome(device.device_id, device.model, True, CredentialStatus.ECOS,
+                                             detail="already holds the ECoS certificate; nothing sent"))
         else:
             jobs.append((index, _Job(device, transport, device.credential_status)))
     total = len(pairs)
-    if progress is not None and outcomes:
-        progress(len(outcomes), total)
+    if progress is not None and concluded:
+        progress(concluded, total)
     plan = _plan(dcc) if jobs else None
     for number in range(1, policy.attempts + 1):
         if not jobs:
@@ -150,11 +164,11 @@ def migrate_devices(dcc: Dcc, devices: Iterable[tuple[bytes | DeviceRecord, obje
                 if result is not AttemptResult.SUCCESS and result in policy.retry_on and number < policy.attempts:
                     retry.append((index, job))
                 else:
-                    outcomes[index] = _outcome(job)
+                    conclude(index, _outcome(job))
             if progress is not None:
-                progress(len(outcomes), total)
+                progress(concluded, total)
         jobs = retry
-    return [outcomes[index] for index in range(total)]
+    return [outcomes[index] for index in range(total)] if on_outcome is None else []
 
 
 def _attempt_batch(dcc: Dcc, plan: _Plan, jobs: Sequence[_Job], number: int, policy: RetryPolicy) -> None:

@@ -231,6 +231,15 @@ def test_fleet_keeps_each_hubs_device_log_order_and_reports_progress(fleet):
     assert seen == [(3, 7), (6, 7), (7, 7)]
 
 
+def test_on_outcome_hands_over_every_outcome_in_order_and_keeps_none(fleet):
+    order = [fleet.add(model="GOOD", profile="fails-cells" if n == 2 else "default") for n in range(5)]
+    seen = []
+    kept = fleet.dcc.migrate_fleet(fleet.links, batch_size=2, on_outcome=seen.append)
+    assert kept == []
+    assert [o.device_id for o in seen] == order[:2] + order[3:] + order[2:3]  # the retried one concludes last
+    assert [o.success for o in seen] == [True, True, True, True, False]
+
+
 def test_batch_counters_are_durable_before_the_first_frame_of_the_batch(fleet, tmp_path):
     devices = [fleet.add(model="GOOD") for _ in range(5)]
     link = next(iter(fleet.links.values()))
