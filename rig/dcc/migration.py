@@ -180,13 +180,23 @@ def _attempt_batch(dcc: Dcc, plan: _Plan, jobs: Sequence[_Job], number: int, pol
             counter = inventory.next_counter(plan.tcos, job.device_id)
             inventory.raise_floor(plan.ecos, job.device_id, counter)
             counters.append(counter)
-    records = []
-    for job, counter in zip(jobs, counters, strict=True):
-        attempt, delivered = _exchange(dcc, plan, job, number, counter, policy)
-        job.attempts.append(attempt)
-        job.status = _status_after(attempt.result, delivered, job.status)
-        records.append(AttemptRecord(job.device_id, number, counter, attempt.result, attempt.started_at,
-                                     attempt.finished_at, attempt.evidence()))
+    records: list[AttemptRecord] = []
+    done: list[_Job] = []
+    try:
+        for job, counter in zip(jobs, counters, strict=True):
+            attempt, delivered = _exchange(dcc, plan, job, number, counter, policy)
+            job.attempts.append(attempt)
+            job.status = _status_after(attempt.result, delivered, job.status)
+            records.append(AttemptRecord(job.device_id, number, counter, attempt.result, attempt.started_at,
+                                         attempt.finished_at, attempt.evidence()))
+            done.append(job)
+    finally:  # an unexpected error on one device still records what the others' frames did
+        _record(inventory, records, done)
+
+
+def _record(inventory: Inventory, records: Sequence[AttemptRecord], jobs: Sequence[_Job]) -> None:
+    if not records:
+        return
     with inventory.db.transaction():
         inventory.record_attempts(records)
         for job in jobs:

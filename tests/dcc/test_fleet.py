@@ -264,6 +264,32 @@ class Crash(Exception):
     pass
 
 
+class Broken(EmulatedTransport):
+    """Raises an unexpected error (not a TransportError) when a frame for ``victim`` is sent."""
+
+    def __init__(self, endpoint, victim: bytes):
+        super().__init__(endpoint)
+        self.victim = victim
+
+    def _send(self, frame: bytes) -> None:
+        if decode(frame).recipient_id == self.victim:
+            raise RuntimeError("adapter driver bug")
+        super()._send(frame)
+
+
+def test_an_unexpected_error_mid_batch_still_records_the_devices_before_it(fleet):
+    devices = [fleet.add(model="GOOD") for _ in range(4)]
+    hub_id = next(iter(fleet.links))
+    link = Broken(fleet.hubs[hub_id], devices[2])
+    link.open()
+    with pytest.raises(RuntimeError):
+        fleet.dcc.migrate_fleet({hub_id: link}, batch_size=4)
+    statuses = [fleet.inventory.require(d).credential_status for d in devices]
+    assert statuses == [CredentialStatus.ECOS, CredentialStatus.ECOS, CredentialStatus.TCOS, CredentialStatus.TCOS]
+    assert [len(fleet.inventory.attempts(device_id=d)) for d in devices] == [1, 1, 0, 0]
+    assert fleet.inventory.model_stats("GOOD") == (2, 2, 2)
+
+
 def test_crash_in_a_batch_after_the_counter_commit_never_reuses_a_counter(fixture_pki, tmp_path):
     first = Fleet(fixture_pki, tmp_path / "crash.sqlite")
     devices = [first.add(model="GOOD") for _ in range(5)]
