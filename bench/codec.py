@@ -108,7 +108,8 @@ def profile_summary(run: Callable[[], None], title: str, top: int = 15) -> str:
     groups: Counter = Counter()
     for (file, _line, name), row in stats.stats.items():
         if file == "~":
-            group = "crypto primitives" if any(word in name for word in CRYPTO_NAMES) else "other builtins"
+            group = ("crypto primitives" if any(word in name for word in CRYPTO_NAMES)
+                     else "sqlite" if "sqlite3" in name else "other builtins")
         elif not file or file.startswith("<"):
             group = "codec (compiled Construct)"
         else:

@@ -19,13 +19,10 @@ N/10 made first (target <= 11).
 from __future__ import annotations
 
 import argparse
-import cProfile
 import gc
-import io
 import json
 import multiprocessing
 import os
-import pstats
 import resource
 import sys
 import tempfile
@@ -141,21 +138,23 @@ def _worker(args: tuple[int, int, int, object, bool, bool]) -> dict:
             barrier.wait()
         begin, begin_cpu = time.perf_counter(), time.process_time()
         progress = ProgressBar(f"worker {worker}", every_s=5.0) if show_progress else None
-        profiler = cProfile.Profile() if profile else None
-        if profiler:
-            profiler.enable()
-        migrated = fleet.migrate(progress)
-        if profiler:
-            profiler.disable()
+        summary = None
+        if profile:
+            from bench.codec import profile_summary
+
+            box: dict[str, int] = {}
+            summary = profile_summary(lambda: box.setdefault("migrated", fleet.migrate(progress)),
+                                      f"worker {worker}'s migration of {count:,} devices", top=25)
+            migrated = box["migrated"]
+        else:
+            migrated = fleet.migrate(progress)
         end, cpu = time.perf_counter(), time.process_time() - begin_cpu
         report = {"cpu_s": cpu, "worker": worker, "devices": count, "migrated": migrated, "provision_s": provisioned - started,
                   "start": begin, "end": end, "migrate_s": end - begin, "provision_start": started,
                   "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                   "idle_bytes_per_device": fleet.idle_bytes_per_device}
-        if profiler:
-            out = io.StringIO()
-            pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
-            report["profile"] = out.getvalue()
+        if summary:
+            report["profile"] = summary
         fleet.inventory.close()
     return report
 
@@ -231,7 +230,6 @@ def main() -> int:
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     print(f"  load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     if args.profile:
-        print("\nprofile of worker 0's migration (tottime):")
         print(results["full"]["workers_detail"][0]["profile"])
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, default=str))
