@@ -35,6 +35,7 @@ sys.path.insert(0, str(PROJECT))
 TARGET_RATE = 1500.0
 TARGET_RATIO = 11.0
 TARGET_IDLE_BYTES = 4096
+IDLE_SAMPLE = 2000  # devices in the idle-memory sample
 DEVICES_PER_HUB = 2  # an ESME and a GSME, as a home's comms hub serves them
 
 
@@ -89,7 +90,9 @@ class Provisioned:
                 hubs.append(CommsHub(chf))
             hubs[-1].join(device)
             devices.append((device, hubs[-1]))
-        self.idle_bytes_per_device = (_rss_bytes() - before) / max(count, 1)
+        #: devices, hubs (CHF, link) and the DCC's copy of every device certificate
+        self.bytes_per_device_all_in = (_rss_bytes() - before) / max(count, 1)
+        self.idle_bytes_per_device = idle_device_bytes(pki, cells, clock, min(count, IDLE_SAMPLE))
         from rig.transport.emulated import EmulatedTransport
 
         with self.inventory.db.transaction():
@@ -115,6 +118,31 @@ class Provisioned:
 
         self.dcc.migrate_fleet(self.links, progress=progress, on_outcome=count)
         return migrated
+
+
+def idle_device_bytes(pki, cells: dict, clock, sample: int) -> float:
+    """Resident bytes per idle emulated ESME/GSME alone (keys, state, cells), from a sample made
+    and measured after the fleet (so no freed memory is reused): nothing else is created
+    meanwhile and the device certificates (which only the DCC side keeps) are dropped."""
+    from firmware_emu import DeviceIdentity, EmulatedDevice
+    from rig import pki as pki_module
+    from rig.crypto import Usage
+    from rig.provision import fleet_ids
+
+    gc.collect()
+    before = _rss_bytes()
+    kinds = list(cells)
+    devices = []
+    for index, entity in enumerate(fleet_ids(sample, bytes.fromhex("7E57EE"))):
+        ds, ka = (pki_module.device_credential(pki.seed, pki.device_ca, entity, usage).private_key
+                  for usage in (Usage.DS, Usage.KA))
+        kind = kinds[index % len(kinds)]
+        devices.append(EmulatedDevice(DeviceIdentity(kind, entity, ds, ka), cells=cells[kind], clock=clock))
+    gc.collect()
+    measured = (_rss_bytes() - before) / max(sample, 1)
+    del devices
+    gc.collect()
+    return measured
 
 
 def cells_of(device) -> dict:
@@ -152,7 +180,8 @@ def _worker(args: tuple[int, int, int, object, bool, bool]) -> dict:
         report = {"cpu_s": cpu, "worker": worker, "devices": count, "migrated": migrated, "provision_s": provisioned - started,
                   "start": begin, "end": end, "migrate_s": end - begin, "provision_start": started,
                   "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-                  "idle_bytes_per_device": fleet.idle_bytes_per_device}
+                  "idle_bytes_per_device": fleet.idle_bytes_per_device,
+                  "bytes_per_device_all_in": fleet.bytes_per_device_all_in}
         if summary:
             report["profile"] = summary
         fleet.inventory.close()
@@ -190,7 +219,8 @@ def _print(result: dict) -> None:
               f"migrated in {r['migrate_s']:.1f} s ({r['devices'] / r['migrate_s']:,.0f}/s; "
               f"{r['cpu_s']:.1f} CPU s, {r['cpu_s'] / r['devices'] * 1e6:,.0f} us CPU per device), "
               f"peak RSS {r['peak_rss_bytes'] / 2**20:,.0f} MiB, "
-              f"{r['idle_bytes_per_device'] / 1024:.1f} KiB resident per idle emulated device")
+              f"{r['idle_bytes_per_device'] / 1024:.1f} KiB resident per idle emulated device "
+              f"({r['bytes_per_device_all_in'] / 1024:.1f} KiB with its hub share and the DCC's key store entry)")
 
 
 def main() -> int:
