@@ -171,6 +171,12 @@ class Corpus:
     acb: bytes | None
     peer_flag: str  # decode.js's ACB option for this key store
 
+    @property
+    def keys(self) -> Keys:
+        if "_keys" not in self.__dict__:
+            object.__setattr__(self, "_keys", Keys(self.keystore))
+        return self.__dict__["_keys"]
+
 
 def load_corpus(rtds: Path) -> Corpus:
     vectors = rtds / "RTDS-4.5.0"
@@ -196,40 +202,78 @@ def _mac_pair(message: Message, acb: bytes | None) -> tuple[bytes, bytes]:
     return message.originator_id, message.recipient_id
 
 
-def check_frame(frame: bytes, keystore: KeyStore, acb: bytes | None) -> tuple[bool | None, bool | None]:
+class Keys:
+    """Per-message key lookups through a map, as the peer's driver does (``FolderKeyStore``
+    caches the loaded keys by file name); absent keys are remembered as None."""
+
+    def __init__(self, keystore: KeyStore):
+        self.keystore = keystore
+        self._public: dict[tuple[bytes, Usage], object] = {}
+        self._private: dict[tuple[bytes, Usage], object] = {}
+
+    def public(self, entity_id: bytes, usage: Usage, *, certified: bool = False):
+        key = (entity_id, usage, certified)
+        try:
+            return self._public[key]
+        except KeyError:
+            pass
+        found = None
+        if self.keystore.has_certificate(entity_id, usage) or not certified:
+            try:
+                found = self.keystore.public_key(entity_id, usage)
+            except KeyStoreError:
+                found = None
+        self._public[key] = found
+        return found
+
+    def private(self, entity_id: bytes, usage: Usage):
+        key = (entity_id, usage)
+        try:
+            return self._private[key]
+        except KeyError:
+            pass
+        found = self.keystore.private_key(entity_id, usage) if self.keystore.has_private_key(entity_id, usage) else None
+        self._private[key] = found
+        return found
+
+
+def check_frame(frame: bytes, keys: Keys, acb: bytes | None) -> tuple[bool | None, bool | None]:
     """Decode, then (signature valid, MAC valid); None where the frame has none or no key checks it."""
     message = decode(frame)
     signature = None
-    if message.signature is not None and keystore.has_certificate(message.originator_id, Usage.DS):
-        signature = verify_signature(frame, message, keystore.public_key(message.originator_id, Usage.DS))
+    if message.signature is not None:
+        signer = keys.public(message.originator_id, Usage.DS, certified=True)
+        if signer is not None:
+            signature = verify_signature(frame, message, signer)
     mac = None
     if message.mac is not None:
         a, b = _mac_pair(message, acb)
         for own, peer in ((a, b), (b, a)):
-            if keystore.has_private_key(own, Usage.KA):
-                try:
-                    peer_key = keystore.public_key(peer, Usage.KA)
-                except KeyStoreError:
+            own_key = keys.private(own, Usage.KA)
+            if own_key is not None:
+                peer_key = keys.public(peer, Usage.KA)
+                if peer_key is None:
                     continue
-                mac = verify_mac(frame, message, keystore.private_key(own, Usage.KA), peer_key)
+                mac = verify_mac(frame, message, own_key, peer_key)
                 break
     return signature, mac
 
 
-def _verdicts(frames: list[bytes], keystore: KeyStore, acb: bytes | None) -> Counter:
+def _verdicts(frames: list[bytes], keys: Keys, acb: bytes | None) -> Counter:
     counts: Counter = Counter()
     for frame in frames:
-        signature, mac = check_frame(frame, keystore, acb)
+        signature, mac = check_frame(frame, keys, acb)
         counts[f"signature {'valid' if signature else 'absent/no key' if signature is None else 'INVALID'}"] += 1
         counts[f"MAC {'valid' if mac else 'absent/no key' if mac is None else 'INVALID'}"] += 1
     return counts
 
 
-def _agrees_with_rig_verify(frames: list[bytes], keystore: KeyStore, acb: bytes | None) -> bool:
+def _agrees_with_rig_verify(frames: list[bytes], keys: Keys, acb: bytes | None) -> bool:
     """The timed check reaches the verdicts ``gbcs-rig decode --keystore`` reaches (untimed)."""
+    keystore = keys.keystore
     for frame in frames:
         message = decode(frame)
-        signature, mac = check_frame(frame, keystore, acb)
+        signature, mac = check_frame(frame, keys, acb)
         full_sig, full_mac = check_signature(frame, message, keystore), check_mac(frame, message, keystore)
         if (signature is True) != (full_sig.verdict.value == "VALID") or (mac is True) != (full_mac.verdict.value == "VALID"):
             return False
@@ -298,11 +342,11 @@ def compare(name: str, frames: list[bytes], corpus: Corpus, peer: Peer | None, r
 
     def ours_once():
         for frame in frames:
-            check_frame(frame, corpus.keystore, corpus.acb)
+            check_frame(frame, corpus.keys, corpus.acb)
 
     ours_once()
     our_loops = _loops_for(ours_once, MIN_LEG_S)
-    result: dict = {"frames": len(frames), "verdicts": dict(_verdicts(frames, corpus.keystore, corpus.acb))}
+    result: dict = {"frames": len(frames), "verdicts": dict(_verdicts(frames, corpus.keys, corpus.acb))}
     peer_loops = 0
     if peer is not None:
         peer.run(name, 2)  # JIT warm-up
@@ -370,7 +414,7 @@ def main() -> int:
     try:
         for name, frames in sets.items():
             label = {"corpus": "whole set", "cs02b": "CS02b frames"}[name]
-            if not _agrees_with_rig_verify(frames, corpus.keystore, corpus.acb):
+            if not _agrees_with_rig_verify(frames, corpus.keys, corpus.acb):
                 print(f"  {label}: the timed check disagrees with rig.crypto.verify; not timed")
                 return 1
             figures = codec_figures(name, frames)
@@ -399,7 +443,7 @@ def main() -> int:
             def leg(frames=frames):
                 for _ in range(max(1, 2000 // len(frames))):
                     for frame in frames:
-                        check_frame(frame, corpus.keystore, corpus.acb)
+                        check_frame(frame, corpus.keys, corpus.acb)
             print(profile_summary(leg, f"decode + signature + MAC on the {name} set"))
     finally:
         if peer is not None:
