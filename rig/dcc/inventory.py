@@ -252,7 +252,8 @@ class Inventory:
         """Append attempts (one transaction) and count them in their model's ``model_stats`` row.
 
         Two statements per attempt whatever the inventory's size: the counters are updated from
-        the appended row (a device counts once, on its first attempt), nothing is re-read.
+        the appended row (a device counts once, on its first attempt: one indexed lookup); no
+        earlier attempt is read.
         """
         with self.db.transaction() as conn:
             for record in records:
