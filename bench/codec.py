@@ -1,7 +1,7 @@
 """Codec benchmark: decode, encode, and decode + signature + MAC against DCC's gbcs-parser
 timed in the same run on the same frames (issue 14).
 
-Run: ``python bench/codec.py [--rtds DIR] [--peer DIR] [--rounds 7] [--json OUT]``.
+Run: ``python bench/codec.py [--rtds DIR] [--peer DIR] [--rounds 7] [--profile] [--json OUT]``.
 
 Frames: the RTDS 4.5.0 vectors from ``../shared/rtds`` (every ``*.HEX``, and the CS02b subset),
 else the generated ``fixtures/samples/*.hex`` with the fixture PKI (and then only the project's
@@ -18,7 +18,8 @@ counted and printed for both, so a side that skipped a check would show.
 Rounds are interleaved ABBA (project, peer, peer, project) on one pinned core (node on the same
 core), each leg long enough to time (>= 0.2 s); the ratio per round is peer time over project
 time; the median and spread of the rounds are printed against the targets (>= 3x on CS02b,
->= 8x on the whole set).
+>= 8x on the whole set), on wall-clock time and on each process's own CPU time (which other
+load on a shared machine moves least). A missed target prints the profile of our side.
 """
 
 from __future__ import annotations
