@@ -142,7 +142,8 @@ class Dcc:
                       on_outcome: Callable[[MigrationOutcome], None] | None = None) -> list[MigrationOutcome]:
         """Migrate every device on the given comms hubs' device logs, hub by hub, each hub's devices
         in its device log order, over that hub's transport. CHFs hold no transitionalCoS trust
-        anchor and are left out."""
+        anchor and are left out. Retries (per the policy) come after every device's first attempt,
+        in the same order, so one slow device does not hold the fleet up."""
         pairs = [(device, transport) for hub_id, transport in hubs.items()
                  for device in self.inventory.device_log_records(hub_id) if device.device_type != "CHF"]
         return migration.migrate_devices(self, pairs, policy=policy, batch_size=batch_size, progress=progress,

@@ -231,6 +231,17 @@ def test_fleet_keeps_each_hubs_device_log_order_and_reports_progress(fleet):
     assert seen == [(3, 7), (6, 7), (7, 7)]
 
 
+def test_migrate_many_keeps_the_order_given(fleet):
+    made = [fleet.add(model="GOOD", hub=n % 2) for n in range(5)]
+    hub_of = {d: list(fleet.links)[n % 2] for n, d in enumerate(made)}
+    order = made[::-1]
+    outcomes = fleet.dcc.migrate_many([(d, fleet.links[hub_of[d]]) for d in order], batch_size=2)
+    assert [o.device_id for o in outcomes] == order and all(o.success for o in outcomes)
+    sent = [decode(f.data).recipient_id for f in sorted((f for link in fleet.links.values() for f in link.log
+                                                         if f.direction is Direction.TX), key=lambda f: f.timestamp)]
+    assert sent == order
+
+
 def test_on_outcome_hands_over_every_outcome_in_order_and_keeps_none(fleet):
     order = [fleet.add(model="GOOD", profile="fails-cells" if n == 2 else "default") for n in range(5)]
     seen = []
