@@ -220,7 +220,7 @@ def main() -> int:
           f", floor {statistics.median(floor_s) * 1e6:7.1f} us (medians)")
     print(f"  ratio to the floor: median {median:.2f}x, spread {min(ratios):.2f}-{max(ratios):.2f}x over "
           f"{args.rounds} rounds (target <= {TARGET}x: {'met' if median <= TARGET else 'NOT met'})")
-    print(f"  same rounds on CPU time (what other load on the machine moves least): median {cpu_median:.2f}x, "
+    print(f"  same rounds on CPU time (moved less by other load on the machine): median {cpu_median:.2f}x, "
           f"spread {min(cpu_ratios):.2f}-{max(cpu_ratios):.2f}x ({'met' if cpu_median <= TARGET else 'NOT met'})")
     result = {"rounds": args.rounds, "batch": args.batch, "counts": dict(emulator_counts), "ratios": ratios,
               "median_ratio": median, "cpu_ratios": cpu_ratios, "median_cpu_ratio": cpu_median, "emulator_us": [s * 1e6 for s in emulator_s],

@@ -257,7 +257,7 @@ def main() -> int:
         results["ratio"], results["cpu_ratio"] = ratio, cpu_ratio
         print(f"  t(N)/t(N/10): {ratio:.2f} migration wall, {total_ratio:.2f} with provisioning, {cpu_ratio:.2f} "
               f"migration CPU time (target <= {TARGET_RATIO:.0f}: {'met' if ratio <= TARGET_RATIO else 'NOT met'} "
-              f"on wall time; the CPU figure is the one other load on the machine does not move)")
+              f"on wall time; the CPU figure is moved less by other load on the machine, not immune to it)")
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     print(f"  load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     if args.profile:
