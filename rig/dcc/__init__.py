@@ -6,6 +6,7 @@ Public API (see ``docs/dcc.md``)::
     dcc = Dcc.from_pki(pki, inventory)                        # or Dcc(inventory, keystore, parties, ...)
     outcome = dcc.submit_623(request, transport)              # -> ServiceOutcome
     migrated = dcc.migrate(device_id, transport)              # -> MigrationOutcome
+    outcomes = dcc.migrate_fleet({hub_id: transport}, progress=ProgressBar())  # device log order
     alert = dcc.alerts.wait_for("N63", deadline)              # -> DccAlert
 """
 
@@ -30,6 +31,7 @@ from .ids import eui, eui_text
 from .inventory import AttemptRecord, CredentialOrigin, DeviceRecord, Inventory, InventoryError
 from .migration import ModelClassification, ModelVerdict, classify_model
 from .outcomes import MigrationAttempt, MigrationOutcome, ServiceOutcome, ServiceStatus, Timing
+from .progress import ProgressBar
 from .request import DUIS_CANCELLATION, RequestError, RequestId, UpdateSecurityCredentialsCoS, XmlSigner, to_cs02b
 from .tables import AttemptResult, CredentialStatus, Element, RowStatus
 from .trust_anchors import TrustAnchorReading
@@ -41,7 +43,7 @@ __all__ = [
     "CosParty", "CredentialOrigin", "CredentialStatus", "Database", "Dcc", "DccAlert", "DccConfig", "DccParties",
     "DeviceChangeOfSupplier", "DeviceRecord", "Dsp", "DuisFormatError", "EcosAlert", "Ecosmig007", "Element",
     "Inventory", "InventoryError", "MigrationAttempt", "MigrationOutcome", "ModelClassification", "ModelVerdict",
-    "RequestError", "RequestId", "RetryPolicy", "RowStatus", "ServiceOutcome", "ServiceStatus", "Threshold",
+    "ProgressBar", "RequestError", "RequestId", "RetryPolicy", "RowStatus", "ServiceOutcome", "ServiceStatus", "Threshold",
     "Timing", "TrustAnchorReading", "UpdateSecurityCredentialsCoS", "XmlSigner", "classify_model", "eui",
     "eui_text", "load_request", "parse_adt", "parse_request", "request_xml", "run_checks", "to_cs02b",
     "write_request",

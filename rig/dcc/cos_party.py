@@ -94,8 +94,13 @@ class Dsp:
         message = replace(precommand, mac_header=MacHeader(), layout=None)
         return seal(message, mac_private_key=self.keystore.private_key(self.parties.acb, Usage.KA), mac_peer=peer)
 
-    def authorise(self, message: Message, cos_party: CosParty) -> tuple[bytes, Message]:
-        """CoS party signs, DSP checks and MACs: the frame to send and its decoded form."""
+    def authorise(self, message: Message, cos_party: CosParty, *, decoded: bool = True) -> tuple[bytes, Message]:
+        """CoS party signs, DSP checks and MACs: the frame to send and its decoded form.
+
+        ``decoded=False`` returns the checked pre-command instead of decoding the frame again:
+        the same ids, counter, message code, payload and signature, without the MAC header, for
+        callers that only match the answer and read it against the payload (fleet migrations).
+        """
         checked = self.check_authorisation(cos_party.sign(message), message)
         frame = self.to_command(checked)
-        return frame, decode(frame)
+        return frame, decode(frame) if decoded else checked

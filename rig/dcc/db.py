@@ -8,17 +8,25 @@ inventory file can never both read the same counter and both use it.
 
 The schema holds the smart metering inventory, the counters, migration attempts and model
 verdicts, the anomaly detection thresholds and the 6.23 event log, and the comms hub device log.
+
+Every per-device operation touches a bounded number of rows (indexed lookups, appended rows,
+per-model counters), so its cost does not grow with the inventory. Transactions nest: an outer
+``transaction()`` batches the writes of many devices into one commit (one fsync), and work that
+must wait for the commit to be durable (the counter hook) registers with ``after_commit``.
+
+Schema 2 adds the per-model counters (``model_stats``) and the indexes the per-device paths
+need; a schema 1 file is upgraded in place when opened (counters rebuilt from its attempts).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -89,11 +97,34 @@ CREATE TABLE IF NOT EXISTS srv_events (
     request_id TEXT
 );
 CREATE INDEX IF NOT EXISTS srv_events_by_user ON srv_events (user_id, srv, at);
+CREATE INDEX IF NOT EXISTS migration_attempts_by_device ON migration_attempts (device_id);
+CREATE INDEX IF NOT EXISTS migration_attempts_by_finish ON migration_attempts (finished_at);
+CREATE INDEX IF NOT EXISTS devices_by_model ON devices (model);
+CREATE INDEX IF NOT EXISTS device_log_by_hub ON device_log (hub_id, added_at, device_id);
+CREATE TABLE IF NOT EXISTS model_stats (
+    model TEXT PRIMARY KEY,
+    devices INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    successes INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+#: schema 1 -> 2: per-model counters rebuilt from the attempts (by the devices' current models)
+_UPGRADE_1 = """
+DELETE FROM model_stats;
+INSERT INTO model_stats (model, devices, attempts, successes)
+    SELECT d.model, COUNT(DISTINCT a.device_id), COUNT(*), SUM(a.result = 'SUCCESS')
+    FROM migration_attempts a JOIN devices d ON d.device_id = a.device_id GROUP BY d.model;
+UPDATE meta SET value = '2' WHERE key = 'schema_version';
 """
 
 
 class Database:
-    """One connection, serialised by a lock; every write goes through ``transaction()``."""
+    """One connection, serialised by a lock; every write goes through ``transaction()``.
+
+    ``transaction()`` nests: only the outermost one begins and commits, so callers batch the
+    writes of many operations into one durable commit.
+    """
 
     def __init__(self, path: str | Path, *, timeout: float = 30.0):
         self.path = str(path)
@@ -102,21 +133,72 @@ class Database:
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.executescript(
-            "BEGIN IMMEDIATE;" + _SCHEMA
-            + f"INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;")
+        self._depth = 0
+        self._after_commit: list[Callable[[], None]] = []
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            fresh = self._conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None
+            for statement in _statements(_SCHEMA):
+                self._conn.execute(statement)
+            self._conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                               (str(SCHEMA_VERSION if fresh else 1),))
+            version = int(self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+            if version == 1:
+                for statement in _statements(_UPGRADE_1):
+                    self._conn.execute(statement)
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The underlying connection (for instrumentation: trace and progress callbacks)."""
+        return self._conn
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on any exception)."""
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on any exception); nested calls join the
+        outer one as a savepoint (an exception inside rolls back only the nested part)."""
         with self._lock:
+            if self._depth:
+                name = f"nested_{self._depth}"
+                self._conn.execute(f"SAVEPOINT {name}")
+                self._depth += 1
+                try:
+                    yield self._conn
+                except BaseException:
+                    self._conn.execute(f"ROLLBACK TO {name}")
+                    self._conn.execute(f"RELEASE {name}")
+                    raise
+                else:
+                    self._conn.execute(f"RELEASE {name}")
+                finally:
+                    self._depth -= 1
+                return
             self._conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
             try:
                 yield self._conn
             except BaseException:
+                self._depth = 0
+                self._after_commit.clear()
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+            self._depth = 0
+            pending, self._after_commit = self._after_commit, []
+        for action in pending:
+            action()
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once the current transaction has committed (now when there is none)."""
+        with self._lock:
+            if self._depth:
+                self._after_commit.append(action)
+                return
+        action()
 
     def query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -131,3 +213,8 @@ class Database:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _statements(script: str) -> list[str]:
+    """``script``'s statements (it holds no semicolons inside literals)."""
+    return [part.strip() for part in script.split(";") if part.strip()]

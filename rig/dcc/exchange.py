@@ -45,10 +45,24 @@ class Exchange:
 
 
 def _decoded(frame: Frame) -> Message | None:
+    """The frame decoded, once: predicates see a queued frame on every ``recv`` and ``receive``
+    needs the accepted one again, so recent results are kept by the frame's bytes."""
+    cached = _DECODED.get(frame.data)
+    if cached is not None:
+        return cached[0]
     try:
-        return decode(frame.data)
+        message = decode(frame.data)
     except GbcsDecodeError:
-        return None
+        message = None
+    if len(_DECODED) >= _DECODED_MAX:
+        _DECODED.clear()
+    _DECODED[frame.data] = (message,)
+    return message
+
+
+#: frames recently decoded by a predicate, by their bytes (decoding depends on nothing else)
+_DECODED: dict[bytes, tuple[Message | None]] = {}
+_DECODED_MAX = 64
 
 
 def response_to(command: Message) -> Callable[[Frame], bool]:
@@ -86,7 +100,8 @@ def receive(transport, command: bytes, command_message: Message, predicate: Call
         return _failed(base, AttemptResult.NO_RESPONSE, str(err), time.monotonic())
     except TransportError as err:  # LinkLost, FramingError
         return _failed(base, AttemptResult.LINK_LOST, str(err), time.monotonic())
-    message = decode(frame.data)
+    message = _decoded(frame) or decode(frame.data)
+    _DECODED.pop(frame.data, None)
     answered = time.monotonic()
     if not verify(frame.data, message):
         return Exchange(command, command_message, frame.data, message, AttemptResult.BAD_SIGNATURE,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from cryptography import x509
 
@@ -74,9 +74,9 @@ class Dcc:
         party = self.config.routing.get(device.credential_status)
         return self.parties.cos_party(party) if party else None
 
-    def authorise(self, message: Message) -> tuple[bytes, Message]:
+    def authorise(self, message: Message, *, decoded: bool = True) -> tuple[bytes, Message]:
         """CoS party signs, DSP checks (8.4) and adds the ACB MAC: the frame to send."""
-        return self.dsp.authorise(message, self.cos_party)
+        return self.dsp.authorise(message, self.cos_party, decoded=decoded)
 
     def device_signature(self, device_id: EuiLike) -> Verifier:
         """Verifier of answers signed with the device's DS key (from its device certificate)."""
@@ -127,6 +127,27 @@ class Dcc:
     def migrate(self, device_id: EuiLike, transport: Transport, *, policy: RetryPolicy | None = None) -> MigrationOutcome:
         """TCoS -> ECoS migration of one device (CS02b mode 6 signed by TCoS), with retries."""
         return migration.migrate_device(self, eui(device_id), transport, policy=policy)
+
+    def migrate_many(self, devices: Iterable[tuple[EuiLike, Transport]], *, policy: RetryPolicy | None = None,
+                     batch_size: int = migration.BATCH_SIZE, progress: migration.Progress | None = None,
+                     on_outcome: Callable[[MigrationOutcome], None] | None = None) -> list[MigrationOutcome]:
+        """Migrate ``(device id, transport)`` pairs through this DCC in the order given, in batches
+        (one counter commit and one record commit per batch); one outcome per pair, in order
+        (or each handed to ``on_outcome`` as it concludes, none kept)."""
+        return migration.migrate_devices(self, [(eui(d), t) for d, t in devices], policy=policy,
+                                         batch_size=batch_size, progress=progress, on_outcome=on_outcome)
+
+    def migrate_fleet(self, hubs: Mapping[EuiLike, Transport], *, policy: RetryPolicy | None = None,
+                      batch_size: int = migration.BATCH_SIZE, progress: migration.Progress | None = None,
+                      on_outcome: Callable[[MigrationOutcome], None] | None = None) -> list[MigrationOutcome]:
+        """Migrate every device on the given comms hubs' device logs, hub by hub, each hub's devices
+        in its device log order, over that hub's transport. CHFs hold no transitionalCoS trust
+        anchor and are left out. Retries (per the policy) come after every device's first attempt,
+        in the same order, so one slow device does not hold the fleet up."""
+        pairs = [(device, transport) for hub_id, transport in hubs.items()
+                 for device in self.inventory.device_log_records(hub_id) if device.device_type != "CHF"]
+        return migration.migrate_devices(self, pairs, policy=policy, batch_size=batch_size, progress=progress,
+                                         on_outcome=on_outcome)
 
     def classify_model(self, model: str, *, min_devices: int = 1) -> migration.ModelClassification:
         return migration.classify_model(self.inventory, model, min_devices=min_devices)

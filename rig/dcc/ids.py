@@ -29,4 +29,4 @@ def eui(value: EuiLike) -> bytes:
 
 def eui_text(value: EuiLike) -> str:
     """The DUIS form: ``7E-57-0D-00-00-00-00-A0``."""
-    return "-".join(f"{b:02X}" for b in eui(value))
+    return eui(value).hex("-").upper()

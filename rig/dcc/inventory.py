@@ -188,6 +188,12 @@ class Inventory:
             conn.execute("UPDATE devices SET comms_hub_id = ?, updated_at = ? WHERE device_id = ?",
                          (eui_text(hub_id), self.clock(), eui_text(device_id)))
 
+    def device_log_records(self, hub_id: EuiLike) -> list[DeviceRecord]:
+        """The inventory records of the devices on the hub's log, in device log order (one query)."""
+        rows = self.db.query("SELECT d.* FROM device_log l JOIN devices d ON d.device_id = l.device_id"
+                             " WHERE l.hub_id = ? ORDER BY l.added_at, l.device_id", (eui_text(hub_id),))
+        return [_device(row) for row in rows]
+
     def device_log(self, hub_id: EuiLike) -> list[bytes]:
         rows = self.db.query("SELECT device_id FROM device_log WHERE hub_id = ? ORDER BY added_at, device_id",
                              (eui_text(hub_id),))
@@ -198,7 +204,9 @@ class Inventory:
         """A fresh originator counter for ``party`` -> ``device``, durable before it is returned.
 
         The value is ``max(last used, floor) + 1``: strictly above everything the rig has
-        handed out and everything the device is known to have seen.
+        handed out and everything the device is known to have seen. Inside an outer
+        ``db.transaction()`` (a batch) the value is durable once that transaction commits: the
+        caller sends nothing before then, and ``after_counter_commit`` runs after that commit.
         """
         key = (eui_text(party), eui_text(device))
         with self.db.transaction() as conn:
@@ -209,8 +217,9 @@ class Inventory:
                 raise OverflowError(f"counter for {key[0]} -> {key[1]} is exhausted")
             conn.execute("INSERT INTO counters (party, device, last_used, floor) VALUES (?, ?, ?, 0)"
                          " ON CONFLICT (party, device) DO UPDATE SET last_used = excluded.last_used", (*key, value))
-        if self.after_counter_commit is not None:
-            self.after_counter_commit(eui(party), eui(device), value)
+            hook = self.after_counter_commit
+            if hook is not None:
+                self.db.after_commit(lambda: hook(eui(party), eui(device), value))
         return value
 
     def raise_floor(self, party: EuiLike, device: EuiLike, floor: int) -> None:
@@ -237,11 +246,39 @@ class Inventory:
 
     # -- migration records ---------------------------------------------------------------------
     def record_attempt(self, record: AttemptRecord) -> None:
+        self.record_attempts((record,))
+
+    def record_attempts(self, records: Iterable[AttemptRecord]) -> None:
+        """Append attempts (one transaction) and count them in their model's ``model_stats`` row.
+
+        Two statements per attempt whatever the inventory's size: the counters are updated from
+        the appended row (a device counts once, on its first attempt: one indexed lookup); no
+        earlier attempt is read.
+        """
         with self.db.transaction() as conn:
-            conn.execute("INSERT INTO migration_attempts (device_id, attempt, counter, result, started_at,"
-                         " finished_at, evidence) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         (eui_text(record.device_id), record.attempt, record.counter, AttemptResult(record.result).value,
-                          record.started_at, record.finished_at, json.dumps(record.evidence, sort_keys=True)))
+            for record in records:
+                device = eui_text(record.device_id)
+                result = AttemptResult(record.result).value
+                conn.execute(
+                    "INSERT INTO model_stats (model, devices, attempts, successes)"
+                    " SELECT model, NOT EXISTS (SELECT 1 FROM migration_attempts WHERE device_id = ?), 1, ?"
+                    " FROM devices WHERE device_id = ?"
+                    " ON CONFLICT (model) DO UPDATE SET devices = devices + excluded.devices,"
+                    " attempts = attempts + 1, successes = successes + excluded.successes",
+                    (device, int(result == AttemptResult.SUCCESS.value), device))
+                conn.execute("INSERT INTO migration_attempts (device_id, attempt, counter, result, started_at,"
+                             " finished_at, evidence) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             (device, record.attempt, record.counter, result, record.started_at, record.finished_at,
+                              json.dumps(record.evidence, sort_keys=True)))
+
+    def model_stats(self, model: str) -> tuple[int, int, int]:
+        """(devices attempted, attempts, successes) of ``model``; zeros when never attempted."""
+        rows = self.db.query("SELECT devices, attempts, successes FROM model_stats WHERE model = ?", (model,))
+        return (rows[0]["devices"], rows[0]["attempts"], rows[0]["successes"]) if rows else (0, 0, 0)
+
+    def has_attempts(self, device_id: EuiLike) -> bool:
+        return bool(self.db.query("SELECT 1 FROM migration_attempts WHERE device_id = ? LIMIT 1",
+                                  (eui_text(device_id),)))
 
     def attempts(self, *, device_id: EuiLike | None = None, model: str | None = None,
                  since: float | None = None, until: float | None = None) -> list[AttemptRecord]:
@@ -256,10 +293,18 @@ class Inventory:
         return [AttemptRecord(eui(r["device_id"]), r["attempt"], r["counter"], AttemptResult(r["result"]),
                               r["started_at"], r["finished_at"], json.loads(r["evidence"])) for r in rows]
 
-    def set_model_verdict(self, model: str, verdict: str, evidence: Iterable[dict[str, Any]]) -> None:
+    def set_model_verdict(self, model: str, verdict: str, evidence: Iterable[dict[str, Any]] | dict[str, Any]) -> None:
+        """Store ``model``'s verdict; ``decided_at`` moves only when the verdict changes.
+
+        ``evidence`` is what the verdict rests on as a summary (the attempts themselves are in
+        ``migration_attempts``; ``attempts(model=...)`` reads them when a report needs them).
+        """
+        payload = json.dumps(evidence if isinstance(evidence, dict) else list(evidence), sort_keys=True)
         with self.db.transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO model_verdicts (model, verdict, decided_at, evidence)"
-                         " VALUES (?, ?, ?, ?)", (model, verdict, self.clock(), json.dumps(list(evidence))))
+            conn.execute("INSERT INTO model_verdicts (model, verdict, decided_at, evidence) VALUES (?, ?, ?, ?)"
+                         " ON CONFLICT (model) DO UPDATE SET verdict = excluded.verdict, evidence = excluded.evidence,"
+                         " decided_at = CASE WHEN verdict = excluded.verdict THEN decided_at"
+                         " ELSE excluded.decided_at END", (model, verdict, self.clock(), payload))
 
     def model_verdict(self, model: str) -> str | None:
         rows = self.db.query("SELECT verdict FROM model_verdicts WHERE model = ?", (model,))

@@ -27,13 +27,29 @@ A device model is classified NON_MIGRATABLE when at least ``min_devices`` of its
 been attempted and no attempt on any of its devices succeeded, with every attempt as evidence;
 MIGRATABLE once any attempt succeeded; UNPROVEN before any attempt (ETMAD 1.12/1.13: DCC lists
 only the exceptions).
+
+Cost per device (issue 14): constant, whatever the inventory holds. The verdict after each
+migration comes from per-model counters the attempts update as they are appended
+(``Inventory.record_attempts``); nothing re-reads a model's attempts, and evidence is never
+rewritten: the attempts are the evidence, read by ``classify_model`` when a report asks.
+
+Fleets: ``migrate_devices`` takes many devices through one DCC in the order given (a hub's
+device log order for ``Dcc.migrate_fleet``), in batches. Per batch and attempt round: one
+transaction commits every counter of the batch (and the ECoS floors) **before** the first frame
+of the batch leaves; the frames are exchanged; one transaction records the attempts, the
+credential statuses and the model counters. Retries follow the policy: devices whose attempt
+failed with a retryable result get their next attempt in the next round, after
+``policy.interval_s``. A crash after the counter commit loses counters, never reuses one; a
+crash between a send and the batch's record leaves those devices at their old status, and the
+next migration's command (a fresh counter) or a CS02a read settles them.
 """
 
 from __future__ import annotations
 
 import enum
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -45,7 +61,7 @@ from rig.gbcs.tables import KeyUsage
 
 from .config import RetryPolicy
 from .exchange import exchange
-from .inventory import AttemptRecord, CredentialOrigin, Inventory
+from .inventory import AttemptRecord, CredentialOrigin, DeviceRecord, Inventory
 from .outcomes import MigrationAttempt, MigrationOutcome, interpret
 from .tables import AttemptResult, CredentialStatus
 
@@ -53,60 +69,173 @@ if TYPE_CHECKING:
     from .facade import Dcc
 
 _DER = Encoding.DER
+#: devices per batch: one counter commit and one record commit per batch and attempt round
+BATCH_SIZE = 256
+
+#: ``progress(done, total)``: devices concluded (migrated, failed for good, or skipped) so far
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What every migration command of one DCC shares (computed once per call, not per device)."""
+
+    tcos: bytes
+    ecos: bytes
+    path: tuple[bytes, ...]
+    expected: tuple[bytes, bytes]  # (entity id, key id) the replaced cell must report
+    replacement: object
+
+
+def _plan(dcc: Dcc) -> _Plan:
+    ecos_certificate = dcc.keystore.certificate(dcc.parties.ecos, Usage.DS)
+    return _Plan(dcc.parties.tcos, dcc.parties.ecos, (dcc.issuing_ca_of(ecos_certificate).public_bytes(_DER),),
+                 (certs.entity_id(ecos_certificate), certs.subject_key_id(ecos_certificate)),
+                 b.replacement(ecos_certificate.public_bytes(_DER), RemotePartyRole.TRANSITIONAL_COS,
+                               KeyUsage.DIGITAL_SIGNATURE))
+
+
+@dataclass
+class _Job:
+    device: DeviceRecord
+    transport: object
+    status: CredentialStatus
+    attempts: list[MigrationAttempt] = field(default_factory=list)
+
+    @property
+    def device_id(self) -> bytes:
+        return self.device.device_id
 
 
 def migrate_device(dcc: Dcc, device_id: bytes, transport, *, policy: RetryPolicy | None = None) -> MigrationOutcome:
-    device = dcc.inventory.require(device_id)
-    if device.credential_status is CredentialStatus.ECOS:
-        return MigrationOutcome(device_id, device.model, True, CredentialStatus.ECOS,
-                                detail="already holds the ECoS certificate; nothing sent")
+    [outcome] = migrate_devices(dcc, [(device_id, transport)], policy=policy)
+    return outcome
+
+
+def migrate_devices(dcc: Dcc, devices: Iterable[tuple[bytes | DeviceRecord, object]], *,
+                    policy: RetryPolicy | None = None, batch_size: int = BATCH_SIZE,
+                    progress: Progress | None = None,
+                    on_outcome: Callable[[MigrationOutcome], None] | None = None) -> list[MigrationOutcome]:
+    """Migrate ``(device, transport)`` pairs in the order given; one outcome per pair, in order.
+
+    A device is its id (looked up in the inventory) or its inventory record as just read. With
+    ``on_outcome`` each outcome is handed over as its device concludes and none is kept (the
+    list returned is empty): a fleet of millions does not hold every frame in memory, the
+    inventory has them as evidence.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
     policy = policy or dcc.config.retry
-    tcos, ecos = dcc.parties.tcos, dcc.parties.ecos
-    ecos_certificate = dcc.keystore.certificate(ecos, Usage.DS)
-    path = (dcc.issuing_ca_of(ecos_certificate).public_bytes(_DER),)
-    expected = (certs.entity_id(ecos_certificate), certs.subject_key_id(ecos_certificate))
-    replacement = b.replacement(ecos_certificate.public_bytes(_DER), RemotePartyRole.TRANSITIONAL_COS,
-                                KeyUsage.DIGITAL_SIGNATURE)
-    verify = dcc.device_signature(device_id)
-    attempts: list[MigrationAttempt] = []
-    status = device.credential_status
+    pairs = list(devices)
+    outcomes: dict[int, MigrationOutcome] = {}
+    concluded = 0
+    jobs: list[tuple[int, _Job]] = []
+
+    def conclude(index: int, outcome: MigrationOutcome) -> None:
+        nonlocal concluded
+        concluded += 1
+        if on_outcome is None:
+            outcomes[index] = outcome
+        else:
+            on_outcome(outcome)
+
+    for index, (device_id, transport) in enumerate(pairs):
+        device = device_id if isinstance(device_id, DeviceRecord) else dcc.inventory.require(device_id)
+        if device.credential_status is CredentialStatus.ECOS:
+            conclude(index, MigrationOutcome(device.device_id, device.model, True, CredentialStatus.ECOS,
+                                             detail="already holds the ECoS certificate; nothing sent"))
+        else:
+            jobs.append((index, _Job(device, transport, device.credential_status)))
+    total = len(pairs)
+    if progress is not None and concluded:
+        progress(concluded, total)
+    plan = _plan(dcc) if jobs else None
     for number in range(1, policy.attempts + 1):
+        if not jobs:
+            break
         if number > 1:
             dcc.sleep(policy.interval_s)
-        started_wall, started = dcc.inventory.clock(), time.monotonic()
-        counter = dcc.inventory.next_counter(tcos, device_id)
-        dcc.inventory.raise_floor(ecos, device_id, counter)
-        message = b.cs02b_command(
-            mode=ReplacementMode.TRANS_COS_BY_TRANS_COS, originator_id=tcos, recipient_id=device_id, counter=counter,
-            replacements=[replacement],
-            certification_path=path, disapply_time_checks=dcc.config.migration_disapply_time_checks,
-            recipient_is_chf=device.device_type == "CHF")
-        frame, command = dcc.authorise(message)
-        result = exchange(transport, frame, command, verify=verify,
-                          deadline=started + policy.response_timeout_s)
-        reading = interpret(result)
-        outcome_result, detail = reading.result, reading.detail
-        if outcome_result is AttemptResult.SUCCESS:
-            replaced = reading.outcome.outcomes[0]
-            if (replaced.replacing_subject_id, replaced.replacing_key_id) != expected:
-                outcome_result = AttemptResult.UNEXPECTED_RESPONSE
-                detail = (f"success reported, but the cell now holds {replaced.replacing_subject_id.hex().upper()}/"
-                          f"{replaced.replacing_key_id.hex().upper()}")
-        attempt = MigrationAttempt(number, counter, outcome_result, frame, result.answer, reading.statuses, detail,
-                                   started_wall, dcc.inventory.clock())
-        attempts.append(attempt)
-        dcc.inventory.record_attempt(AttemptRecord(device_id, number, counter, outcome_result, attempt.started_at,
-                                                   attempt.finished_at, attempt.evidence()))
-        status = _status_after(outcome_result, result.delivered, status)
-        if status is CredentialStatus.ECOS:
-            dcc.inventory.set_credential_status(device_id, status, origin=CredentialOrigin.MIGRATED)
-        else:
-            dcc.inventory.set_credential_status(device_id, status)
-        if outcome_result is AttemptResult.SUCCESS or outcome_result not in policy.retry_on:
-            break
+        retry: list[tuple[int, _Job]] = []
+        for first in range(0, len(jobs), batch_size):
+            batch = jobs[first:first + batch_size]
+            _attempt_batch(dcc, plan, [job for _, job in batch], number, policy)
+            for index, job in batch:
+                result = job.attempts[-1].result
+                if result is not AttemptResult.SUCCESS and result in policy.retry_on and number < policy.attempts:
+                    retry.append((index, job))
+                else:
+                    conclude(index, _outcome(job))
+            if progress is not None:
+                progress(concluded, total)
+        jobs = retry
+    return [outcomes[index] for index in range(total)] if on_outcome is None else []
+
+
+def _attempt_batch(dcc: Dcc, plan: _Plan, jobs: Sequence[_Job], number: int, policy: RetryPolicy) -> None:
+    """One attempt for each job: counters committed, frames exchanged, results recorded."""
+    inventory = dcc.inventory
+    with inventory.db.transaction():  # every counter of the batch durable before any frame leaves
+        counters = []
+        for job in jobs:
+            counter = inventory.next_counter(plan.tcos, job.device_id)
+            inventory.raise_floor(plan.ecos, job.device_id, counter)
+            counters.append(counter)
+    records: list[AttemptRecord] = []
+    done: list[_Job] = []
+    try:
+        for job, counter in zip(jobs, counters, strict=True):
+            attempt, delivered = _exchange(dcc, plan, job, number, counter, policy)
+            job.attempts.append(attempt)
+            job.status = _status_after(attempt.result, delivered, job.status)
+            records.append(AttemptRecord(job.device_id, number, counter, attempt.result, attempt.started_at,
+                                         attempt.finished_at, attempt.evidence()))
+            done.append(job)
+    finally:  # an unexpected error on one device still records what the others' frames did
+        _record(inventory, records, done)
+
+
+def _record(inventory: Inventory, records: Sequence[AttemptRecord], jobs: Sequence[_Job]) -> None:
+    if not records:
+        return
+    with inventory.db.transaction():
+        inventory.record_attempts(records)
+        for job in jobs:
+            if job.status is CredentialStatus.ECOS:
+                inventory.set_credential_status(job.device_id, job.status, origin=CredentialOrigin.MIGRATED)
+            else:
+                inventory.set_credential_status(job.device_id, job.status)
+        for model in dict.fromkeys(job.device.model for job in jobs):
+            _update_verdict(inventory, model)
+
+
+def _exchange(dcc: Dcc, plan: _Plan, job: _Job, number: int, counter: int,
+              policy: RetryPolicy) -> tuple[MigrationAttempt, bool]:
+    """One attempt, and whether the transport took the command (False: the device never saw it)."""
+    device = job.device
+    started_wall, started = dcc.inventory.clock(), time.monotonic()
+    message = b.cs02b_command(
+        mode=ReplacementMode.TRANS_COS_BY_TRANS_COS, originator_id=plan.tcos, recipient_id=device.device_id,
+        counter=counter, replacements=[plan.replacement], certification_path=plan.path,
+        disapply_time_checks=dcc.config.migration_disapply_time_checks, recipient_is_chf=device.device_type == "CHF")
+    frame, command = dcc.authorise(message, decoded=False)
+    result = exchange(job.transport, frame, command, verify=dcc.device_signature(device.device_id),
+                      deadline=started + policy.response_timeout_s)
+    reading = interpret(result)
+    outcome_result, detail = reading.result, reading.detail
+    if outcome_result is AttemptResult.SUCCESS:
+        replaced = reading.outcome.outcomes[0]
+        if (replaced.replacing_subject_id, replaced.replacing_key_id) != plan.expected:
+            outcome_result = AttemptResult.UNEXPECTED_RESPONSE
+            detail = (f"success reported, but the cell now holds {replaced.replacing_subject_id.hex().upper()}/"
+                      f"{replaced.replacing_key_id.hex().upper()}")
+    return (MigrationAttempt(number, counter, outcome_result, frame, result.answer, reading.statuses, detail,
+                             started_wall, dcc.inventory.clock()), result.delivered)
+
+
+def _outcome(job: _Job) -> MigrationOutcome:
+    attempts = tuple(job.attempts)
     success = attempts[-1].result is AttemptResult.SUCCESS
-    classify_model(dcc.inventory, device.model)
-    return MigrationOutcome(device_id, device.model, success, status, tuple(attempts),
+    return MigrationOutcome(job.device_id, job.device.model, success, job.status, attempts,
                             detail="" if success else f"{len(attempts)} attempt(s) failed: {attempts[-1].result}")
 
 
@@ -126,6 +255,24 @@ class ModelVerdict(enum.StrEnum):
     UNPROVEN = "UNPROVEN"
 
 
+def verdict_of(devices: int, attempts: int, successes: int, *, min_devices: int = 1) -> ModelVerdict:
+    """The classification rule on a model's counts (module docstring)."""
+    if successes:
+        return ModelVerdict.MIGRATABLE
+    if attempts and devices >= min_devices:
+        return ModelVerdict.NON_MIGRATABLE
+    return ModelVerdict.UNPROVEN
+
+
+def _update_verdict(inventory: Inventory, model: str, *, min_devices: int = 1) -> ModelVerdict:
+    """Store the verdict ``model``'s counters give (constant cost: one row read, one written)."""
+    devices, attempts, successes = inventory.model_stats(model)
+    verdict = verdict_of(devices, attempts, successes, min_devices=min_devices)
+    inventory.set_model_verdict(model, verdict, {"devices": devices, "attempts": attempts, "successes": successes,
+                                                 "min_devices": min_devices, "evidence": "migration_attempts"})
+    return verdict
+
+
 @dataclass(frozen=True)
 class ModelClassification:
     model: str
@@ -135,17 +282,16 @@ class ModelClassification:
 
 
 def classify_model(inventory: Inventory, model: str, *, min_devices: int = 1) -> ModelClassification:
-    """Classify ``model`` from every recorded attempt on its devices, and store the verdict."""
+    """Classify ``model`` and store the verdict; the evidence is read from the recorded attempts.
+
+    For reports: this reads every attempt of the model (migrations never call it; they update
+    the verdict from the model's counters).
+    """
     attempts = inventory.attempts(model=model)
     devices = tuple(dict.fromkeys(a.device_id for a in attempts))
     successes = tuple(a for a in attempts if a.result is AttemptResult.SUCCESS)
-    if successes:
-        verdict, evidence = ModelVerdict.MIGRATABLE, successes
-    elif len(devices) >= min_devices and attempts:
-        verdict, evidence = ModelVerdict.NON_MIGRATABLE, tuple(attempts)
-    else:
-        verdict, evidence = ModelVerdict.UNPROVEN, tuple(attempts)
-    inventory.set_model_verdict(model, verdict, (
-        {"device_id": a.device_id.hex().upper(), "attempt": a.attempt, "counter": a.counter, "result": a.result,
-         **a.evidence} for a in evidence))
-    return ModelClassification(model, verdict, devices, evidence)
+    verdict = verdict_of(len(devices), len(attempts), len(successes), min_devices=min_devices)
+    inventory.set_model_verdict(model, verdict, {"devices": len(devices), "attempts": len(attempts),
+                                                 "successes": len(successes), "min_devices": min_devices,
+                                                 "evidence": "migration_attempts"})
+    return ModelClassification(model, verdict, devices, successes if successes else tuple(attempts))

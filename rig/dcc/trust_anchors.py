@@ -85,7 +85,7 @@ def read_trust_anchors(dcc: Dcc, device_id: bytes, transport, roles: tuple[Remot
                     status = {dcc.parties.tcos: CredentialStatus.TCOS,
                               dcc.parties.ecos: CredentialStatus.ECOS}.get(cell.subject_id)
     if status is not None and status is not device.credential_status:
-        migrated = status is CredentialStatus.ECOS and bool(dcc.inventory.attempts(device_id=device_id))
+        migrated = status is CredentialStatus.ECOS and dcc.inventory.has_attempts(device_id)
         dcc.inventory.set_credential_status(device_id, status,
                                             origin=CredentialOrigin.MIGRATED if migrated else None)
     return TrustAnchorReading(device_id, result, details, status, floors)
