@@ -9,18 +9,14 @@ to stderr.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
-import socket
 import sys
 import threading
-import tty
 from pathlib import Path
 
+from rig.cli.serving import serve
 from rig.transport.framing import FRAMINGS
 from rig.transport.serve import ENDPOINT_KINDS, StreamServer, endpoint_description, make_endpoint
-
-LOCALHOST = "127.0.0.1"
 
 
 def add_parser(subparsers) -> None:
@@ -60,24 +56,6 @@ def run(args: argparse.Namespace) -> int:
     server = StreamServer(endpoint, args.framing, watch_stdin=True)
     print(f"emulate: {args.device_type} fleet={args.fleet} framing={args.framing} "
           f"endpoint={endpoint_description(endpoint)}", file=sys.stderr)
-    if args.pty:
-        master, slave = os.openpty()
-        try:
-            tty.setraw(slave)  # no echo, no line editing, no XON/XOFF: frames are binary
-            print(f"READY pty={os.ttyname(slave)}", flush=True)
-            counts = server.serve_fd(master, stop)
-        finally:
-            os.close(master)
-            os.close(slave)
-    else:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            listener.bind((LOCALHOST, args.tcp))
-            listener.listen(1)
-            print(f"READY tcp={LOCALHOST}:{listener.getsockname()[1]}", flush=True)
-            counts = server.serve_tcp(listener, stop)
-        finally:
-            listener.close()
+    counts = serve(server, pty=args.pty, tcp_port=args.tcp, stop=stop)
     print("emulate: stopped " + " ".join(f"{k}={v}" for k, v in sorted(counts.items())), file=sys.stderr)
     return 0

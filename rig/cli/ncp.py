@@ -11,15 +11,10 @@ until SIGTERM, SIGINT or EOF on stdin and exits 0. Diagnostics go to stderr.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
-import socket
 import sys
 import threading
-import tty
 from pathlib import Path
-
-LOCALHOST = "127.0.0.1"
 
 
 def add_parser(subparsers) -> None:
@@ -51,6 +46,7 @@ def _watch_stdin(stop: threading.Event) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rig.cli.serving import serve
     from rig.transport.serve import make_endpoint
     from rig.transport.zigbee.ncp import NcpServer, emulated_ncp
 
@@ -71,25 +67,7 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda _signum, _frame: stop.set())
     _watch_stdin(stop)
     print("ncp: " + ", ".join(f"{kind} {eui.hex().upper()}" for kind, eui, _ in devices), file=sys.stderr)
-    if args.pty:
-        master, slave = os.openpty()
-        try:
-            tty.setraw(slave)
-            print(f"READY pty={os.ttyname(slave)}", flush=True)
-            counts = server.serve_fd(master, stop)
-        finally:
-            os.close(master)
-            os.close(slave)
-    else:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            listener.bind((LOCALHOST, args.tcp))
-            listener.listen(1)
-            print(f"READY tcp={LOCALHOST}:{listener.getsockname()[1]}", flush=True)
-            counts = server.serve_tcp(listener, stop)
-        finally:
-            listener.close()
+    counts = serve(server, pty=args.pty, tcp_port=args.tcp, stop=stop)
     counts.update(ncp.counts)
     print("ncp: stopped " + " ".join(f"{k}={v}" for k, v in sorted(counts.items())), file=sys.stderr)
     return 0
