@@ -5,7 +5,8 @@ evidence either way) follow the brief's reading of GBCS v1 section 4.3 and can b
 model with ``ModelProfile.extra_cells`` / ``missing_cells``:
 
 * ESME: root, recovery, supplier DS/KA/KA-prepayment, network operator DS/KA, ACB KA,
-  transitional CoS DS [RTDS for all but root/recovery, which RTDS contingency responses show].
+  transitional CoS DS [RTDS for all but root/recovery, which RTDS contingency responses show],
+  load controller DS/KA [RTDS 6.24.1 CS02fMAC: 00DB1234567890A0 lists both; CS02g loads them].
 * GSME: root, recovery, supplier DS/KA/KA-prepayment, ACB KA, transitional CoS DS; no network
   operator cells [RTDS: CS02a answers trustAnchorNotFound for role 3].
 * CHF: root, recovery, ACB DS/KA, WAN provider DS [RTDS: ACB DS+KA, WAN provider]; no supplier
@@ -59,7 +60,8 @@ _NETWORK_OPERATOR = (cell(R.NETWORK_OPERATOR, DS), cell(R.NETWORK_OPERATOR, KA))
 
 CELLS: dict[DeviceType, tuple[TrustAnchorCellId, ...]] = {
     DeviceType.ESME: (ROOT, cell(R.RECOVERY, DS), *_SUPPLIER, *_NETWORK_OPERATOR,
-                      cell(R.ACCESS_CONTROL_BROKER, KA), cell(R.TRANSITIONAL_COS, DS)),
+                      cell(R.ACCESS_CONTROL_BROKER, KA), cell(R.TRANSITIONAL_COS, DS),
+                      cell(R.LOAD_CONTROLLER, DS), cell(R.LOAD_CONTROLLER, KA)),
     DeviceType.GSME: (ROOT, cell(R.RECOVERY, DS), *_SUPPLIER, cell(R.ACCESS_CONTROL_BROKER, KA),
                       cell(R.TRANSITIONAL_COS, DS)),
     DeviceType.CHF: (ROOT, cell(R.RECOVERY, DS), cell(R.ACCESS_CONTROL_BROKER, DS),

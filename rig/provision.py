@@ -30,6 +30,7 @@ from firmware_emu import (
     get_profile,
 )
 from firmware_emu.device_types import ROOT
+from firmware_emu.start_state import DeviceStartState, GeneratedKey
 from rig import pki as pki_module
 from rig.crypto import KeyStore, Usage, certs
 from rig.gbcs import CellUsage, KeyUsage, RemotePartyRole, TrustAnchorCellId
@@ -200,37 +201,105 @@ def keystore_cells(keystore: KeyStore, device_type: DeviceType, *, supplier: byt
     return cells, notes
 
 
+def _peer_ka_keys(keystore: KeyStore, cells: dict[TrustAnchorCellId, bytes]) -> dict[bytes, ec.EllipticCurvePrivateKey]:
+    """KA private keys of the remote parties in the device's KA cells, by their public point."""
+    found = {}
+    for cell, der in cells.items():
+        if cell.key_usage != KeyUsage.KEY_AGREEMENT:
+            continue
+        cert = x509.load_der_x509_certificate(der)
+        entity = certs.entity_id(cert)
+        for usage in (Usage.KA, Usage.PP_KA):
+            if keystore.has_private_key(entity, usage):
+                key = keystore.private_key(entity, usage)
+                found[public_point(key.public_key())] = key
+    return found
+
+
+def rtds_start_state(keystore: KeyStore, device_id: bytes) -> DeviceStartState:
+    """The RTDS reference device's starting state, as its own responses show it.
+
+    * Key pairs: the key pair an RTDS device generated (and generates) for a usage is the one
+      its key-store certificate certifies. [RTDS 6.17 CS02c SUCCESS: the request carries
+      00DB1234567890A0's DS certificate public key; 6.15.2 CS02d SUCCESS installs that
+      certificate; 6.24.2 CS02e SUCCESS returns it.] So each certified usage is both waiting
+      for its certificate (``generated_keys``) and the next one CS02c yields (``next_keys``).
+    * Cells: as the key store gives them (``keystore_cells``); the RTDS CS02a/CS02f responses
+      list exactly those subjects and key ids.
+    * Counters: none needed. The RTDS responses' currentSeqNumber values are the entries'
+      positions (``ModelProfile.reported_seq_number``), not counters, and every RTDS command's
+      counter is above zero, so starting at 0 accepts each as the RTDS device did.
+    """
+    keys = {}
+    for usage, name in ((Usage.DS, "ds"), (Usage.KA, "ka")):
+        if not keystore.has_certificate(device_id, usage):
+            continue
+        public = public_point(keystore.certificate(device_id, usage).public_key())
+        private = (keystore.private_key(device_id, usage).private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+            if keystore.has_private_key(device_id, usage) else None)
+        keys[name] = GeneratedKey(public, private)
+    notes = []
+    if keys:
+        notes.append(f"rtds starting state: {', '.join(sorted(keys))} key pair(s) of {device_id.hex().upper()} "
+                     f"from its key-store certificates (generated, awaiting CS02d, and next for CS02c)")
+    return DeviceStartState(generated_keys=dict(keys), next_keys=dict(keys), notes=notes)
+
+
 def keystore_device(keystore: KeyStore, device_type: str | DeviceType, device_id: bytes, *,
                     supplier: bytes | None = None, trusted_cas: Sequence[bytes] = (),
-                    profile: str | ModelProfile = "rtds", clock: Clock | None = None) -> tuple[EmulatedDevice, list[str]]:
+                    profile: str | ModelProfile = "rtds", clock: Clock | None = None,
+                    state: DeviceStartState | None = None) -> tuple[EmulatedDevice, list[str]]:
     """An emulated device seeded from a captured key store (what ``gbcs-rig replay`` uses).
 
-    The device uses the key store's private keys for ``device_id`` where present; a missing
-    one (RTDS ships no device DS private keys) is generated fresh, and the notes say so.
+    The device uses the key store's private keys for ``device_id`` where present. Its
+    certificates come from the key store even without the private keys (CS02e returns them).
+    Without its KA private key the MAC secret is derived from the remote party's side (the key
+    store holds the ACB's KA private key; static ECDH is symmetric). Without its DS private key
+    it signs with a fresh key (which its certificate does not certify). ``state`` is the
+    starting state (cells, counters, pending commands, generated key pairs), applied over the
+    cells the key store gives. Every such choice is in the notes.
     """
     kind = DeviceType.parse(device_type)
     notes: list[str] = []
-    keys: dict[Usage, ec.EllipticCurvePrivateKey] = {}
+    keys: dict[Usage, ec.EllipticCurvePrivateKey | None] = {}
     certificates: dict[Usage, bytes | None] = {}
+    eui = device_id.hex().upper()
     for usage in (Usage.DS, Usage.KA):
+        has_cert = keystore.has_certificate(device_id, usage)
+        certificates[usage] = _der(keystore.certificate(device_id, usage)) if has_cert else None
         if keystore.has_private_key(device_id, usage):
             keys[usage] = keystore.private_key(device_id, usage)
-            certificates[usage] = (_der(keystore.certificate(device_id, usage))
-                                   if keystore.has_certificate(device_id, usage) else None)
+        elif usage == Usage.KA and has_cert:
+            keys[usage] = None
+            notes.append(f"no ka private key for {eui} in the key store: its KA certificate is used and MACs are "
+                         f"computed from the remote party's KA private key (ECDH is symmetric)")
         else:
             keys[usage] = ec.generate_private_key(ec.SECP256R1())
-            certificates[usage] = None
-            notes.append(f"no {usage.value} private key for {device_id.hex().upper()} in the key store: "
-                         f"the emulated device signs with a fresh key (public key "
-                         f"{public_point(keys[usage].public_key()).hex().upper()})")
+            what = ("its certificate from the key store is kept (CS02e returns it) but does not certify this key"
+                    if has_cert else "no certificate either")
+            notes.append(f"no {usage.value} private key for {eui} in the key store: the emulated device signs "
+                         f"with a fresh key (public key {public_point(keys[usage].public_key()).hex().upper()}); "
+                         f"{what}")
     cells, cell_notes = keystore_cells(keystore, kind, supplier=supplier)
     notes += cell_notes
     if trusted_cas:
         notes.append(f"path validation trusts {len(trusted_cas)} issuing CA certificate(s) given with --trust-ca "
                      f"(the key store holds no root certificate)")
+    ka_public = None
+    if keys[Usage.KA] is None:
+        ka_public = x509.load_der_x509_certificate(certificates[Usage.KA]).public_key()
+    if state is None and get_profile(profile).name == "rtds":
+        state = rtds_start_state(keystore, device_id)
+    start = state or DeviceStartState()
+    cells = {**cells, **start.cells}
     identity = DeviceIdentity(kind, device_id, keys[Usage.DS], keys[Usage.KA], certificates[Usage.DS],
-                              certificates[Usage.KA])
-    device = EmulatedDevice(identity, cells=cells, profile=get_profile(profile), clock=clock, trusted_cas=trusted_cas)
+                              certificates[Usage.KA], ka_public=ka_public,
+                              peer_ka_keys=_peer_ka_keys(keystore, {c: d for c, d in cells.items() if d}))
+    device = EmulatedDevice(identity, cells=cells, profile=get_profile(profile), clock=clock, trusted_cas=trusted_cas,
+                            counters=start.counters)
+    start.apply(device)
+    notes += start.notes
     return device, notes
 
 

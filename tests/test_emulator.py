@@ -269,7 +269,8 @@ def test_cs02e_returns_the_device_certificates(fixture_pki):
 
 
 def test_cell_tables_are_data_per_device_type():
-    assert {t: len(c) for t, c in CELLS.items()} == {DeviceType.ESME: 9, DeviceType.GSME: 7, DeviceType.CHF: 5,
+    # ESME: 9 + the load controller DS and KA cells [RTDS 6.24.1 CS02fMAC lists them on 00DB1234567890A0]
+    assert {t: len(c) for t, c in CELLS.items()} == {DeviceType.ESME: 11, DeviceType.GSME: 7, DeviceType.CHF: 5,
                                                      DeviceType.GPF: 9}
     assert all(ROOT in cells for cells in CELLS.values())
 

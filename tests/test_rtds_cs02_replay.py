@@ -6,18 +6,21 @@ store, ``--trust-ca`` its Z1 issuing CA, ``--at 2020-01-01T00:00:00Z``, ``--prof
 the response (and, for a future-dated command, the 0x8F66/0x8F67 alert) must equal the RTDS
 frame byte for byte except the signature, the MAC, the grouping header date-time and the
 alert's own originator counter (our device cannot sign with the RTDS device's key, and its
-clock and alert counter are its own).
+clock and alert counter are its own). A CS02c response's certification request is signed as
+well: its signature is blanked the same way (the RTDS key store has no private key for the
+device's generated key pair).
 """
 
 from __future__ import annotations
 
 import functools
 import json
+from dataclasses import replace
 
 import pytest
 
 from rig.cli.main import main
-from rig.gbcs import CraFlag, decode
+from rig.gbcs import CraFlag, Cs02cResponse, decode, encode
 
 from .vectors import FIXTURE_SAMPLES, RTDS_ABSENT, RTDS_CA, RTDS_KEYSTORE, read_hex, rtds_files
 
@@ -42,9 +45,33 @@ def _commands() -> list:
 COMMANDS = _commands()
 
 
+def _tlv_end(data: bytes, start: int) -> int:
+    """End offset of the DER element at ``start``."""
+    first = data[start + 1]
+    if first < 0x80:
+        return start + 2 + first
+    width = first & 0x7F
+    return start + 2 + width + int.from_bytes(data[start + 2:start + 2 + width], "big")
+
+
+def _blank_request_signature(message):
+    """A CS02c response with its certification request's own signature replaced by a fixed-size
+    placeholder (it is a signature too, and an ECDSA DER signature's length varies with r and s)."""
+    request = message.payload.request
+    body = 4 if request[1] == 0x82 else 3 if request[1] == 0x81 else 2
+    info_end = _tlv_end(request, body)
+    algorithm_end = _tlv_end(request, info_end)
+    content = request[body:algorithm_end] + bytes.fromhex("0349") + bytes(73)
+    placeholder = bytes([0x30, 0x82]) + len(content).to_bytes(2, "big") + content
+    return encode(replace(message, payload=Cs02cResponse(request=placeholder)))
+
+
 def normalised(frame: bytes) -> bytes:
     """The frame with what may differ blanked: date-time, signature, MAC, and an alert's own counter."""
     message = decode(frame)
+    if isinstance(message.payload, Cs02cResponse) and message.payload.request:
+        frame = _blank_request_signature(message)
+        message = decode(frame)
     layout = message.layout
     out = bytearray(frame[:layout.payload_end])
     g = layout.grouping_start
