@@ -9,8 +9,10 @@ or, for a device installed after the switch-over, the ECoS party).
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from firmware_emu import (
     DeviceIdentity,
     DeviceType,
     EmulatedDevice,
+    ManualClock,
     ModelProfile,
     TrustAnchorStore,
     get_profile,
@@ -33,7 +36,7 @@ from firmware_emu.device_types import ROOT
 from firmware_emu.start_state import DeviceStartState, GeneratedKey
 from rig import pki as pki_module
 from rig.crypto import KeyStore, Usage, certs
-from rig.gbcs import CellUsage, KeyUsage, RemotePartyRole, TrustAnchorCellId
+from rig.gbcs import CellUsage, CraFlag, Cs02bCommand, KeyUsage, RemotePartyRole, TrustAnchorCellId, decode
 
 FIXTURE_PKI = Path(__file__).resolve().parents[1] / "fixtures" / "pki"
 DER = serialization.Encoding.DER
@@ -305,3 +308,144 @@ def keystore_device(keystore: KeyStore, device_type: str | DeviceType, device_id
 
 def public_point(key: ec.EllipticCurvePublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+
+
+# -- replaying a captured command ------------------------------------------------------------
+
+
+@dataclass
+class KeystoreShape:
+    """What ``detect_keystore`` found: whether it looks like the DCC RTDS key store, and why."""
+
+    rtds_style: bool
+    reasons: list[str]
+    #: issuers of the organisation certificates that the key store itself does not hold (subject -> AKI)
+    missing_issuers: dict[str, bytes | None]
+    #: the latest notAfter among the organisation certificates (None: none found)
+    not_after: _dt.datetime | None
+
+
+def detect_keystore(keystore: KeyStore) -> KeystoreShape:
+    """Is this key store shaped like the DCC RTDS one? Device certificates without the devices'
+    signing keys (real reference devices nobody can sign as) and organisation certificates issued
+    by a CA the key store does not hold. Such devices are answered as the RTDS devices answer
+    (``--profile rtds``) and need their issuing CA given as a trust anchor."""
+    subjects = set()
+    issuers: dict[str, bytes | None] = {}
+    devices_without_keys = []
+    not_after = None
+    for entry in keystore.entries():
+        if not keystore.has_certificate(entry.entity_id, entry.usage):
+            continue
+        cert = keystore.certificate(entry.entity_id, entry.usage)
+        subjects.add(cert.subject.rfc4514_string())
+        if certs.role(cert) is not None:
+            issuers[cert.issuer.rfc4514_string()] = certs.authority_key_id(cert)
+            end = cert.not_valid_after_utc
+            not_after = end if not_after is None or end > not_after else not_after
+        elif entry.usage == Usage.DS and not keystore.has_private_key(entry.entity_id, Usage.DS):
+            devices_without_keys.append(entry.entity_id)
+    missing = {name: aki for name, aki in issuers.items() if name not in subjects}
+    reasons = []
+    if devices_without_keys:
+        reasons.append(f"{len(devices_without_keys)} device certificate(s) without the device's DS private key "
+                       f"(real reference devices)")
+    if missing:
+        reasons.append(f"organisation certificates issued by {', '.join(sorted(missing))}, which the key store "
+                       f"does not hold")
+    return KeystoreShape(bool(devices_without_keys and missing), reasons, missing, not_after)
+
+
+def find_trust_anchors(keystore: KeyStore, shape: KeystoreShape) -> list[tuple[Path, bytes]]:
+    """Issuing CA certificates for the key store, from a ``ca`` folder next to it (the RTDS layout)."""
+    if keystore.directory is None:
+        return []
+    folder = keystore.directory.resolve().parent / "ca"
+    found = []
+    for path in sorted(folder.glob("*.pem")) if folder.is_dir() else []:
+        try:
+            cert = certs.load_certificate(path.read_bytes())
+        except ValueError:
+            continue
+        if cert.subject.rfc4514_string() in shape.missing_issuers:
+            found.append((path, _der(cert)))
+    return found
+
+
+def _expired_at(command: Cs02bCommand, when: _dt.datetime) -> list[str]:
+    """The replacement certificates of ``command`` not valid at ``when`` (target cell: notAfter)."""
+    out = []
+    for replacement in command.replacements:
+        try:
+            cert = x509.load_der_x509_certificate(replacement.certificate)
+        except Exception:  # noqa: BLE001 - unloadable ones are the device's to judge (badCertificate); a note only
+            continue
+        if not cert.not_valid_before_utc <= when <= cert.not_valid_after_utc:
+            out.append(f"{replacement.target_cell}: notAfter {cert.not_valid_after_utc.date()}")
+    return out
+
+
+@dataclass
+class ReplayResult:
+    """What the device answered to one replayed command, and the notes saying how it was set up."""
+
+    device: EmulatedDevice
+    profile: str
+    response: bytes | None
+    alerts: list[bytes]
+    notes: list[str]
+
+
+def replay(frame: bytes, keystore: KeyStore, device_type: str | DeviceType, *, device_id: bytes | None = None,
+           supplier: bytes | None = None, trusted_cas: Sequence[bytes] | None = None,
+           at: _dt.datetime | None = None, profile: str | None = None,
+           state: DeviceStartState | None = None) -> ReplayResult:
+    """Feed a captured command to a device seeded from ``keystore`` (the API under ``gbcs-rig replay``).
+
+    ``profile=None`` picks ``rtds`` for an RTDS-style key store (``detect_keystore``) and
+    ``default`` otherwise; ``trusted_cas=None`` looks for the key store's issuing CAs in a ``ca``
+    folder next to it. A future-dated command is also executed (the clock moves to its execution
+    time) so its 0x8F66/0x8F67 alert is returned. A command the device discards gets a note with
+    the device's reason (which key or cell was missing).
+    """
+    command = decode(frame)
+    notes: list[str] = []
+    shape = detect_keystore(keystore)
+    if profile is None:
+        profile = "rtds" if shape.rtds_style else "default"
+        why = "; ".join(shape.reasons) if shape.rtds_style else "not shaped like the RTDS key store"
+        notes.append(f"profile {profile} chosen for the key store: {why}")
+    elif shape.rtds_style and profile != "rtds":
+        notes.append(f"the key store is RTDS-style ({'; '.join(shape.reasons)}) but profile {profile} was asked "
+                     f"for: the RTDS devices validate without time checks, this profile does not")
+    if trusted_cas is None:
+        anchors = find_trust_anchors(keystore, shape)
+        trusted_cas = [der for _, der in anchors]
+        if anchors:
+            notes.append(f"trust anchors: {', '.join(p.name for p, _ in anchors)} from the ca folder next to the key "
+                         f"store (the issuer(s) of its organisation certificates)")
+        elif shape.missing_issuers:
+            notes.append(f"no trust anchor for {', '.join(sorted(shape.missing_issuers))}: replacements will not chain "
+                         f"(give the issuing CA with --trust-ca)")
+    clock = ManualClock(at or _dt.datetime.now(_dt.UTC))
+    device, seed_notes = keystore_device(keystore, device_type, device_id or command.recipient_id, supplier=supplier,
+                                         trusted_cas=trusted_cas, profile=profile, clock=clock, state=state)
+    notes += seed_notes
+    frames = device.receive(frame)  # never raises
+    payload = command.payload
+    if isinstance(payload, Cs02bCommand) and payload.is_future_dated:
+        execute_at = payload.execution_date_time
+        clock.set(max(clock.now(), execute_at))
+        notes.append(f"device clock moved to the execution time {execute_at.isoformat()}")
+        expired = _expired_at(payload, execute_at)
+        if expired and get_profile(profile).reliable_time and not payload.control.disapplies_time_checks:
+            notes.append(f"at the execution time {len(expired)} replacement certificate(s) have expired ("
+                         f"{', '.join(expired)}): a device with reliable time answers badCertificate for them; "
+                         f"the RTDS devices validate without time checks (--profile rtds)")
+        frames += device.poll()
+    decoded = [(f, decode(f)) for f in frames]
+    response = next((f for f, m in decoded if m.cra_flag == CraFlag.RESPONSE), None)
+    alerts = [f for f, m in decoded if m.cra_flag == CraFlag.ALERT]
+    if response is None and device.events:
+        notes.append(f"the device answered nothing: {device.events[-1].detail}")
+    return ReplayResult(device, get_profile(profile).name, response, alerts, notes)
