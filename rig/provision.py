@@ -378,7 +378,7 @@ def _expired_at(command: Cs02bCommand, when: _dt.datetime) -> list[str]:
     for replacement in command.replacements:
         try:
             cert = x509.load_der_x509_certificate(replacement.certificate)
-        except Exception:  # noqa: BLE001 - unloadable ones are the device's to judge (badCertificate); a note only
+        except Exception:  # unloadable: the device judges it (badCertificate); this is a note only
             continue
         if not cert.not_valid_before_utc <= when <= cert.not_valid_after_utc:
             out.append(f"{replacement.target_cell}: notAfter {cert.not_valid_after_utc.date()}")
