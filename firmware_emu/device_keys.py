@@ -7,6 +7,9 @@ when it certifies a waiting key pair, makes that pair and certificate its own. B
 by a supplier (network operator, ACB: project reading) and MACed by the ACB, like CS02e, and the
 responses are signed.
 
+The installed pair and certificate live in the device's identity (in memory, like the keys a
+device is provisioned with; the state document does not hold a device's private keys).
+
 CS02d checks, in order (status codes from the GBCS response INTEGER): the certificate parses
 (else invalidCertificate 1), its hwSerialNum is this device (wrongDeviceIdentity 2), its key
 usage is exactly digitalSignature or keyAgreement (invalidKeyUsage 3) [RTDS 6.15.2 ERROR: a
@@ -111,18 +114,19 @@ def handle_cs02d(device: EmulatedDevice, raw: bytes, message: Message) -> list[b
         raise Rejected(Reason.MALFORMED, "payload is not an UpdateDeviceCertificates command")
     authorise_device_credentials(device, raw, message, "update device certificates")
     status, name, cert = _cs02d_status(device, command.certificate)
-    if status == Cs02dStatus.SUCCESS:
-        waiting = device.state.generated_keys.pop(name)
-        private = _load_private(waiting.private)
-        identity = device.identity
-        if name == "ds":
-            identity = replace(identity, ds_certificate=bytes(command.certificate),
-                               ds_key=private or identity.ds_key)
-        else:
-            identity = replace(identity, ka_certificate=bytes(command.certificate), ka_key=private or identity.ka_key,
-                               ka_public=cert.public_key() if private is None else None)
-        device.identity = identity
-        device.log(CREDENTIALS_EVENT, f"CS02d {name}: certificate installed")
-    else:
+    if status != Cs02dStatus.SUCCESS:
         device.log(CREDENTIALS_EVENT, f"CS02d: certificate refused ({status.name})")
-    return _respond(device, message, Cs02dResponse(status))
+        return _respond(device, message, Cs02dResponse(status))
+    waiting = device.state.generated_keys.pop(name)
+    device.log(CREDENTIALS_EVENT, f"CS02d {name}: certificate installed")
+    # answered under the identity the command found; the new key pair is used from the next frame on
+    frames = _respond(device, message, Cs02dResponse(status))
+    private = _load_private(waiting.private)
+    identity = device.identity
+    if name == "ds":
+        identity = replace(identity, ds_certificate=bytes(command.certificate), ds_key=private or identity.ds_key)
+    else:
+        identity = replace(identity, ka_certificate=bytes(command.certificate), ka_key=private or identity.ka_key,
+                           ka_public=cert.public_key() if private is None else None)
+    device.identity = identity
+    return frames

@@ -238,3 +238,49 @@ def test_csr_signature_is_checked_against_the_generated_key(fixture_pki):
     device.identity.ds_key.public_key().verify(request.signature, request.tbs_certrequest_bytes,
                                                ec.ECDSA(hashes.SHA256()))
     assert any("no known private key" in e.detail for e in device.events)
+
+
+def test_cs02g_load_controller_cells_on_an_esme(fixture_pki):
+    """Supplier loads the load controller trust anchors (mode 11), then the load controller replaces
+    its own (mode 10); CS02f reads them back. The fixture PKI has no load controller: one is made here."""
+    import datetime as _dt
+
+    from rig.gbcs import ReplacementMode
+
+    device, head, _ = new_device(fixture_pki)
+    issuer = _issuer(fixture_pki.issuing_ca)
+    lc_id = bytes.fromhex("7E57000000010008")
+
+    def lc_cert(key, usage):
+        return profiles.organisation_certificate(key.public_key(), issuer, entity_id=lc_id,
+                                                 role=R.LOAD_CONTROLLER, key_usage=usage, serial=808 + int(usage),
+                                                 not_before=_dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+                                                 not_after=_dt.datetime(2040, 1, 1, tzinfo=dt.UTC))
+
+    ds_key, ka_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    path = [fixture_pki.issuing_ca.certificate.public_bytes(Encoding.DER)]
+    replacements = [b.replacement(lc_cert(ds_key, KeyUsage.DIGITAL_SIGNATURE).public_bytes(Encoding.DER),
+                                  R.LOAD_CONTROLLER, KeyUsage.DIGITAL_SIGNATURE),
+                    b.replacement(lc_cert(ka_key, KeyUsage.KEY_AGREEMENT).public_bytes(Encoding.DER),
+                                  R.LOAD_CONTROLLER, KeyUsage.KEY_AGREEMENT)]
+    command = b.cs02b_command(mode=ReplacementMode.LOAD_CONTROLLER_BY_SUPPLIER, originator_id=fixture_pki.entity(
+        "supplier_a"), recipient_id=device.entity_id, counter=head.next(), replacements=replacements,
+        certification_path=path)
+    assert command.message_code == 0x0126
+    response, _ = head.send(head.seal(command, "supplier_a"))
+    assert response.payload.execution_outcome.all_succeeded
+    new_ds = ec.generate_private_key(ec.SECP256R1())
+    own = b.cs02b_command(mode=ReplacementMode.LOAD_CONTROLLER_BY_LOAD_CONTROLLER, originator_id=lc_id,
+                          recipient_id=device.entity_id, counter=5, certification_path=path,
+                          replacements=[b.replacement(lc_cert(new_ds, KeyUsage.DIGITAL_SIGNATURE).public_bytes(
+                              Encoding.DER), R.LOAD_CONTROLLER, KeyUsage.DIGITAL_SIGNATURE)])
+    response, _ = head.send(head.seal(own, ds_key))
+    assert response.payload.execution_outcome.all_succeeded
+    read = head.read_back([R.LOAD_CONTROLLER])
+    assert {c.subject_id for c in read.payload.details[0].cells} == {lc_id}
+    # the old load controller key no longer authorises
+    again = b.cs02b_command(mode=ReplacementMode.LOAD_CONTROLLER_BY_LOAD_CONTROLLER, originator_id=lc_id,
+                            recipient_id=device.entity_id, counter=6, certification_path=path,
+                            replacements=own.payload.replacements)
+    response, _ = head.send(head.seal(again, ds_key))
+    assert response is None and device.events[-1].code == 0x8F3D
