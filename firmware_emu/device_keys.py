@@ -7,8 +7,9 @@ when it certifies a waiting key pair, makes that pair and certificate its own. B
 by a supplier (network operator, ACB: project reading) and MACed by the ACB, like CS02e, and the
 responses are signed.
 
-The installed pair and certificate live in the device's identity (in memory, like the keys a
-device is provisioned with; the state document does not hold a device's private keys).
+A waiting key pair is part of the saved state (it must survive a restart between CS02c and
+CS02d); once installed, the pair and certificate live in the device's identity, in memory, like
+the keys a device is provisioned with.
 
 CS02d checks, in order (status codes from the GBCS response INTEGER): the certificate parses
 (else invalidCertificate 1), its hwSerialNum is this device (wrongDeviceIdentity 2), its key

@@ -246,6 +246,10 @@ def rtds_start_state(keystore: KeyStore, device_id: bytes) -> DeviceStartState:
     if keys:
         notes.append(f"rtds starting state: {', '.join(sorted(keys))} key pair(s) of {device_id.hex().upper()} "
                      f"from its key-store certificates (generated, awaiting CS02d, and next for CS02c)")
+    for name, key in sorted(keys.items()):
+        if key.private is None:
+            notes.append(f"a CS02c {name} request carries the {name} certificate's public key but is signed with the "
+                         f"emulated device's DS key: that key pair's private key is not in the key store")
     return DeviceStartState(generated_keys=dict(keys), next_keys=dict(keys), notes=notes)
 
 
@@ -287,8 +291,8 @@ def keystore_device(keystore: KeyStore, device_type: str | DeviceType, device_id
     cells, cell_notes = keystore_cells(keystore, kind, supplier=supplier)
     notes += cell_notes
     if trusted_cas:
-        notes.append(f"path validation trusts {len(trusted_cas)} issuing CA certificate(s) given with --trust-ca "
-                     f"(the key store holds no root certificate)")
+        notes.append(f"path validation trusts {len(trusted_cas)} issuing CA certificate(s) besides the root cell "
+                     f"(given with --trust-ca, or found next to the key store)")
     ka_public = None
     if keys[Usage.KA] is None:
         ka_public = x509.load_der_x509_certificate(certificates[Usage.KA]).public_key()
