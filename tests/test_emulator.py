@@ -275,6 +275,18 @@ def test_cell_tables_are_data_per_device_type():
     assert all(ROOT in cells for cells in CELLS.values())
 
 
+def test_every_cell_of_every_device_type_has_its_source():
+    from firmware_emu.device_types import CELL_SOURCES
+
+    for device_type, cells in CELLS.items():
+        for c in cells:
+            source = CELL_SOURCES.get(c, {}).get(device_type)
+            assert source and source.split()[0] in ("RTDS", "GBCS", "reading"), (device_type, c)
+    # and no source names a cell the table does not hold
+    for c, by_type in CELL_SOURCES.items():
+        assert all(c in CELLS[t] for t in by_type), c
+
+
 def test_profiles_quirks(fixture_pki):
     stubborn, head, _ = new_device(fixture_pki, profile="non-migratable")
     _, response, alerts = _migrate(head)
