@@ -284,3 +284,40 @@ def test_cs02g_load_controller_cells_on_an_esme(fixture_pki):
                             replacements=own.payload.replacements)
     response, _ = head.send(head.seal(again, ds_key))
     assert response is None and device.events[-1].code == 0x8F3D
+
+
+def test_cs02c_cs02d_cs02e_never_raise_and_reject_leaves_state(fixture_pki):
+    """Bounded, seeded: mutated CS02c/d/e payloads, re-sealed so they reach the handlers. The device
+    never raises; whatever it discards leaves its cells, counters and key pairs as they were."""
+    import random
+
+    from rig.gbcs import encode
+
+    rng = random.Random(12)
+    device, head, _ = new_device(fixture_pki)
+    templates = [(0x000A, KeyUsageRequest(KeyUsage.DIGITAL_SIGNATURE)), (0x000C, KeyUsageRequest(KeyUsage.KEY_AGREEMENT)),
+                 (0x000B, Cs02dCommand(fixture_pki.credentials[(device.entity_id, Usage.DS)].certificate.public_bytes(
+                     Encoding.DER)))]
+    answered = discarded = 0
+    for _ in range(150):
+        code, payload = rng.choice(templates)
+        message = Message(CraFlag.COMMAND, head.next(), fixture_pki.entity("supplier_a"), device.entity_id, code,
+                          payload, mac_header=MacHeader())
+        body = bytearray(encode(message))
+        start = decode(bytes(body)).layout.payload_start
+        for _ in range(rng.randint(1, 3)):
+            index = rng.randrange(start, len(body) - 1)
+            body[index] = rng.randrange(256)
+        try:
+            mutated = decode(bytes(body))
+        except Exception:
+            continue
+        before = device.state.snapshot()
+        frames = device.receive(head.seal(mutated, "supplier_a"))
+        if any(decode(f).cra_flag == CraFlag.RESPONSE for f in frames):
+            answered += 1
+        else:
+            discarded += 1
+            assert device.state.cells == before.cells and device.state.counters == before.counters
+            assert device.state.generated_keys == before.generated_keys
+    assert answered and discarded  # the mutations reach both the handlers' answers and their rejections
