@@ -24,16 +24,25 @@ from __future__ import annotations
 import datetime as _dt
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from rig.crypto import seal, verify_mac, verify_signature
 from rig.gbcs import CraFlag, GbcsDecodeError, MacHeader, Message, decode
 from rig.gbcs.message import CosemDateTime
 from rig.gbcs.payloads.cs02 import TrustAnchorCellId
-from rig.gbcs.tables import CS02A_CODES, CS02E_CODE, MESSAGE_CODE_MODE, KeyUsage, RemotePartyRole
+from rig.gbcs.tables import (
+    CS02A_CODES,
+    CS02C_CODE,
+    CS02D_CODE,
+    CS02E_CODE,
+    MESSAGE_CODE_MODE,
+    KeyUsage,
+    RemotePartyRole,
+)
 
 from . import alerts, counters
 from .certificates import CertificateError, ParsedCertificate, parse_certificate
@@ -54,14 +63,37 @@ INVOCATION_COUNTER = 0
 
 @dataclass(frozen=True)
 class DeviceIdentity:
-    """Who the device is: its entity id, its own key pairs and certificates."""
+    """Who the device is: its entity id, its own key pairs and certificates.
+
+    ``ka_key`` may be ``None`` for a replay of a real device whose KA private key is unknown:
+    then ``ka_public`` is its KA public key (from its certificate) and ``peer_ka_keys`` holds
+    remote parties' KA private keys by their public point, so a MAC is computed from the other
+    side (static ECDH is symmetric: d_acb * Q_device == d_device * Q_acb).
+    """
 
     device_type: DeviceType
     entity_id: bytes
     ds_key: ec.EllipticCurvePrivateKey
-    ka_key: ec.EllipticCurvePrivateKey
+    ka_key: ec.EllipticCurvePrivateKey | None
     ds_certificate: bytes | None = None
     ka_certificate: bytes | None = None
+    ka_public: ec.EllipticCurvePublicKey | None = None
+    peer_ka_keys: Mapping[bytes, ec.EllipticCurvePrivateKey] = field(default_factory=dict)
+
+    def mac_key_pair(self, peer: ec.EllipticCurvePublicKey) -> tuple[ec.EllipticCurvePrivateKey,
+                                                                       ec.EllipticCurvePublicKey] | None:
+        """(private key, public key) whose ECDH gives the secret shared with ``peer``, or None."""
+        if self.ka_key is not None:
+            return self.ka_key, peer
+        own = self.ka_public
+        private = self.peer_ka_keys.get(_point(peer))
+        if own is None or private is None:
+            return None
+        return private, own
+
+
+def _point(key: ec.EllipticCurvePublicKey) -> bytes:
+    return key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
 
 
 class Rejected(Exception):
@@ -78,11 +110,13 @@ Handler = Callable[["EmulatedDevice", bytes, Message], list[bytes]]
 
 @cache
 def _handlers() -> dict[int, Handler]:
-    from . import credentials, cs02b
+    from . import credentials, cs02b, device_keys
 
     table: dict[int, Handler] = {code: cs02b.handle for code in MESSAGE_CODE_MODE}
     table.update({code: credentials.handle_cs02a for code in CS02A_CODES})
     table[CS02E_CODE] = credentials.handle_cs02e
+    table[CS02C_CODE] = device_keys.handle_cs02c
+    table[CS02D_CODE] = device_keys.handle_cs02d
     return table
 
 
@@ -215,7 +249,12 @@ class EmulatedDevice:
             acb = self.cell_certificate(ACB_KA)
             if acb is None or acb.public_key is None:
                 raise Rejected(Reason.NOT_AUTHORISED, "no access control broker key agreement trust anchor")
-            if not verify_mac(raw, message, self.identity.ka_key, acb.public_key):
+            pair = self.identity.mac_key_pair(acb.public_key)
+            if pair is None:
+                raise Rejected(Reason.NOT_PROCESSED, "no key agreement private key for the MAC: neither the "
+                                                     "device's nor the access control broker's "
+                                                     f"({acb.subject_id.hex().upper()}) is known")
+            if not verify_mac(raw, message, *pair):
                 raise Rejected(Reason.MAC_FAILURE)
         if cell not in self.state.cells:
             raise Rejected(Reason.NOT_AUTHORISED, f"no trust anchor cell {cell} on a {self.device_type.value}")
@@ -246,7 +285,10 @@ class EmulatedDevice:
         """Seal a device message: signed, or MACed for ``macd_for`` (the peer's KA key)."""
         if macd_for is not None:
             message = replace(message, mac_header=MacHeader(), signature=None)
-            return seal(message, mac_private_key=self.identity.ka_key, mac_peer=macd_for,
+            pair = self.identity.mac_key_pair(macd_for)
+            if pair is None:
+                raise ValueError("no key agreement private key for the MAC")
+            return seal(message, mac_private_key=pair[0], mac_peer=pair[1],
                         payload_long_form_width=self.profile.payload_long_form_width)
         return seal(message, signer=self.identity.ds_key, payload_long_form_width=self.profile.payload_long_form_width)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from rig.gbcs.payloads.cs02 import TrustAnchorCellId
-from rig.gbcs.tables import ReplacementMode, StatusCode
+from rig.gbcs.tables import KeyUsage, ReplacementMode, StatusCode
 
 #: per-cell status codes for failures GBCS does not pin down (RTDS shows only 0 and 10)
 DEFAULT_STATUSES: Mapping[str, StatusCode] = MappingProxyType({
@@ -66,6 +66,15 @@ class ModelProfile:
     #: a future-dated command is cancelled only by the role that authorised it
     cancel_same_role_only: bool = True
     statuses: Mapping[str, StatusCode] = field(default_factory=lambda: DEFAULT_STATUSES)
+    #: what CS02a/CS02f report as a role's currentSeqNumber: "counter" (its anti-replay counter,
+    #: as GBCS names the field) or "entry-index" (the entry's position in the response, 0 first:
+    #: every one of the 8 RTDS CS02a/CS02f responses fits this and no single counter state fits
+    #: them all, e.g. network operator 1 on 00DB1234567890A0 in 6.24.1 CS02aMAC, 0 in NA CS02aSignature)
+    reported_seq_number: str = "counter"
+    #: key usages (``KeyUsage`` values) for which CS02c cannot produce a certification request
+    #: (answers crProductionFailed) and CS02e cannot retrieve the certificate (certificateRetrievalFailure)
+    cs02c_failing_usages: frozenset[int] = frozenset()
+    cs02e_failing_usages: frozenset[int] = frozenset()
     first_alert_counter: int = 2000
 
     # -- quirks of non-conforming models ---------------------------------------------------
@@ -90,6 +99,8 @@ class ModelProfile:
 
         if self.floor_rules not in FLOOR_RULES:
             raise ValueError(f"floor_rules is one of {FLOOR_RULES}, not {self.floor_rules!r}")
+        if self.reported_seq_number not in ("counter", "entry-index"):
+            raise ValueError(f"reported_seq_number is 'counter' or 'entry-index', not {self.reported_seq_number!r}")
 
     def with_changes(self, **changes) -> ModelProfile:
         return replace(self, **changes)
@@ -121,7 +132,12 @@ PROFILES: dict[str, ModelProfile] = {p.name: p for p in (
     # the RTDS test ESME: its reported clock (2015-01-01) predates every RTDS certificate, yet
     # its CS02b responses show success, so it validates paths without time checks
     DEFAULT.with_changes(name="rtds", model="RTDS-ESME", description="behaves as the DCC RTDS 4.5.0 test devices",
-                         reliable_time=False),
+                         reliable_time=False, reported_seq_number="entry-index",
+                         # RTDS 6.17 CS02c ERROR (KA: crProductionFailed) and 6.24.2 CS02e ERROR (KA:
+                         # certificateRetrievalFailure, though the KA certificate exists): the RTDS
+                         # device fails every KA credential read or request
+                         cs02c_failing_usages=frozenset({int(KeyUsage.KEY_AGREEMENT)}),
+                         cs02e_failing_usages=frozenset({int(KeyUsage.KEY_AGREEMENT)})),
 )}
 
 

@@ -36,9 +36,45 @@ def test_replay_of_the_rtds_623_command(capsys):
 @needs_rtds
 def test_replay_at_todays_date_reports_the_expired_rtds_certificates(capsys):
     command = rtds_files("6.23_*/*IMMEDIATE_SUCCESS_COMMAND_GBCS.HEX")[0]
-    result = replay(capsys, str(command), "--keystore", str(RTDS_KEYSTORE), "--trust-ca", str(RTDS_CA / "Z1.pem"))
+    result = replay(capsys, str(command), "--keystore", str(RTDS_KEYSTORE), "--trust-ca", str(RTDS_CA / "Z1.pem"),
+                    "--profile", "default")
     outcome = decode(bytes.fromhex(result["response"])).payload.execution_outcome
     assert {int(o.status) for o in outcome.outcomes} == {5}  # badCertificate: expired 2025-12-22
+    assert any("RTDS-style" in note and "profile default" in note for note in result["notes"])
+
+
+@needs_rtds
+def test_replay_detects_the_rtds_key_store_and_its_trust_anchor(capsys):
+    """No --profile, no --trust-ca: the RTDS shape is detected, rtds and ca/Z1.pem are used, and said why."""
+    command = rtds_files("6.23_*/*FUTURE_DATED_SUCCESS_COMMAND_GBCS.HEX")[0]
+    result = replay(capsys, str(command), "--keystore", str(RTDS_KEYSTORE), "--at", "2020-01-01T00:00:00Z")
+    assert result["profile"] == "rtds"
+    assert any(n.startswith("profile rtds chosen") and "DS private key" in n for n in result["notes"])
+    assert any("trust anchors: Z1.pem" in n for n in result["notes"])
+    (alert,) = [decode(bytes.fromhex(a)).payload for a in result["alerts"]]
+    assert alert.alert_code == 0x8F66
+    # the same command on the default profile: the note says why every cell fails at the execution time
+    result = replay(capsys, str(command), "--keystore", str(RTDS_KEYSTORE), "--at", "2020-01-01T00:00:00Z",
+                    "--profile", "default")
+    (alert,) = [decode(bytes.fromhex(a)).payload for a in result["alerts"]]
+    assert alert.alert_code == 0x8F67
+    assert any("have expired" in n for n in result["notes"])
+
+
+@needs_rtds
+def test_replay_says_which_key_was_missing(capsys, tmp_path):
+    """A GSME whose key store entry is removed: the MAC cannot be computed and the note names the key."""
+    import shutil
+
+    keystore = tmp_path / "keystore"
+    shutil.copytree(RTDS_KEYSTORE, keystore)
+    (keystore / "90b3d51f30000002-ka.key").unlink()
+    command = rtds_files("6.24.1_CS02aMAC/*ERROR_COMMAND_GBCS.HEX")[0]
+    result = replay(capsys, str(command), "--keystore", str(keystore), "--device-type", "GSME",
+                    "--trust-ca", str(RTDS_CA / "Z1.pem"))
+    assert result["response"] is None
+    assert any("the device answered nothing" in n and "access control broker's (90B3D51F30000002)" in n
+               for n in result["notes"])
 
 
 def test_replay_of_a_generated_future_dated_command_shows_the_alert(capsys):

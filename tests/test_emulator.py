@@ -269,9 +269,22 @@ def test_cs02e_returns_the_device_certificates(fixture_pki):
 
 
 def test_cell_tables_are_data_per_device_type():
-    assert {t: len(c) for t, c in CELLS.items()} == {DeviceType.ESME: 9, DeviceType.GSME: 7, DeviceType.CHF: 5,
+    # ESME: 9 + the load controller DS and KA cells [RTDS 6.24.1 CS02fMAC lists them on 00DB1234567890A0]
+    assert {t: len(c) for t, c in CELLS.items()} == {DeviceType.ESME: 11, DeviceType.GSME: 7, DeviceType.CHF: 5,
                                                      DeviceType.GPF: 9}
     assert all(ROOT in cells for cells in CELLS.values())
+
+
+def test_every_cell_of_every_device_type_has_its_source():
+    from firmware_emu.device_types import CELL_SOURCES
+
+    for device_type, cells in CELLS.items():
+        for c in cells:
+            source = CELL_SOURCES.get(c, {}).get(device_type)
+            assert source and source.split()[0] in ("RTDS", "GBCS", "reading"), (device_type, c)
+    # and no source names a cell the table does not hold
+    for c, by_type in CELL_SOURCES.items():
+        assert all(c in CELLS[t] for t in by_type), c
 
 
 def test_profiles_quirks(fixture_pki):

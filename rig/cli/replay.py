@@ -3,7 +3,8 @@
 Seeds an emulated device of the given type with the key store's organisation certificates (in
 the cells their role and key usage fit), feeds it the command, and prints the response and any
 alerts, decoded. A future-dated command is also executed (the device clock is moved to its
-execution time) so its 0x8F66/0x8F67 alert is shown.
+execution time) so its 0x8F66/0x8F67 alert is shown. The work is ``rig.provision.replay``; the
+notes say which profile and trust anchors were used and why, and what a discarded command lacked.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import sys
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from firmware_emu import PROFILES, ManualClock
+from firmware_emu import PROFILES
 from rig.crypto import KeyStore, KeyStoreError, certs
-from rig.gbcs import CraFlag, Cs02bCommand, Cs02bResponse, GbcsDecodeError, Message, decode
+from rig.gbcs import Cs02bResponse, GbcsDecodeError, Message, decode
 from rig.gbcs.tables import message_code_label
 
 from .inputs import InputError, read_frame_argument
@@ -32,10 +33,15 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--supplier", help="EUI-64 of the supplier whose certificates fill the supplier cells "
                                            "(default: the lowest entity id with the supplier role)")
     parser.add_argument("--trust-ca", action="append", default=[], metavar="PEM",
-                        help="issuing CA certificate path validation may trust (repeatable)")
+                        help="issuing CA certificate path validation may trust (repeatable; default: the "
+                             "key store's issuers found in a ca folder next to it)")
     parser.add_argument("--at", help="device clock, ISO 8601 (default: now)")
-    parser.add_argument("--profile", default="default", choices=sorted(PROFILES),
-                        help="model profile (rtds: the RTDS test devices, no time checks)")
+    parser.add_argument("--profile", default=None, choices=sorted(PROFILES),
+                        help="model profile (default: rtds for an RTDS-style key store, else default; "
+                             "rtds: the RTDS test devices, no time checks)")
+    parser.add_argument("--state", metavar="JSON",
+                        help="the device's starting state: cells, counters, pending commands, key pairs "
+                             "(schema: docs/emulator.md)")
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(func=run)
 
@@ -67,49 +73,46 @@ def _describe(message: Message) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rig.provision import keystore_device, public_point
+    from firmware_emu.start_state import load as load_state
+    from rig.provision import public_point, replay
 
     try:
         frame = read_frame_argument(args.command)
-        command = decode(frame)
+        decode(frame)
         keystore = KeyStore(args.keystore)
-        device_id = _eui(args.device_id) if args.device_id else command.recipient_id
+        device_id = _eui(args.device_id) if args.device_id else None
         supplier = _eui(args.supplier) if args.supplier else None
-        trusted = []
-        for path in args.trust_ca:
-            with open(path, "rb") as handle:
-                trusted.append(certs.load_certificate(handle.read()).public_bytes(Encoding.DER))
+        trusted = None
+        if args.trust_ca:
+            trusted = []
+            for path in args.trust_ca:
+                with open(path, "rb") as handle:
+                    trusted.append(certs.load_certificate(handle.read()).public_bytes(Encoding.DER))
         start = _dt.datetime.fromisoformat(args.at) if args.at else _dt.datetime.now(_dt.UTC)
+        state = load_state(args.state) if args.state else None
     except (InputError, OSError, ValueError, GbcsDecodeError, KeyStoreError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    clock = ManualClock(start)
     try:
-        device, notes = keystore_device(keystore, args.device_type, device_id, supplier=supplier,
-                                        trusted_cas=trusted, profile=args.profile, clock=clock)
+        result = replay(frame, keystore, args.device_type, device_id=device_id, supplier=supplier,
+                        trusted_cas=trusted, at=start, profile=args.profile, state=state)
     except Exception as err:  # a key store the device cannot be seeded from: an input error, not a crash
         print(f"error: cannot seed a {args.device_type} from {args.keystore}: {type(err).__name__}: {err}",
               file=sys.stderr)
         return 2
-    frames = device.receive(frame)  # never raises: whatever the frame, the device answers as GBCS says
-    payload = command.payload
-    if isinstance(payload, Cs02bCommand) and payload.is_future_dated:
-        clock.set(max(clock.now(), payload.execution_date_time))
-        notes.append(f"device clock moved to the execution time {payload.execution_date_time.isoformat()}")
-        frames += device.poll()
-    response = next((f for f in frames if decode(f).cra_flag == CraFlag.RESPONSE), None)
-    alerts = [f for f in frames if decode(f).cra_flag == CraFlag.ALERT]
+    device, response, alerts, notes = result.device, result.response, result.alerts, result.notes
     if args.json:
         print(json.dumps({"response": response.hex().upper() if response else None,
                           "alerts": [a.hex().upper() for a in alerts],
                           "events": [e.to_json() | {"name": e.name} for e in device.events],
-                          "notes": notes,
+                          "notes": notes, "profile": result.profile,
                           "device_public_key": public_point(device.identity.ds_key.public_key()).hex().upper()},
                          indent=2))
         return 0
     for note in notes:
         print(f"note: {note}")
-    print(f"device {device_id.hex().upper()} ({args.device_type}, profile {args.profile}) at {start.isoformat()}")
+    print(f"device {device.entity_id.hex().upper()} ({args.device_type}, profile {result.profile}) at "
+          f"{start.isoformat()}")
     if response is None:
         print("response: none (the command was discarded)")
     outputs = ([("response", response)] if response is not None else []) + [("alert", a) for a in alerts]
