@@ -600,3 +600,16 @@ def test_locator(keypath, line):
     assert KeyLocator(LOCATOR_TEXT).line(keypath) == line
     assert KeyLocator(LOCATOR_TEXT).exact(("fake",)) is None
     assert KeyLocator(LOCATOR_TEXT).exact(("also", "fake")) is None
+
+
+def test_report_signing_key_is_a_path_relative_to_the_file(tmp_path):
+    from rig.config import ConfigError, load_config
+
+    config = tmp_path / "rigs.toml"
+    config.write_text('[report]\nsigning_key = "keys/seal.pem"\n\n[rigs.esme]\ndevice = "ESME"\n'
+                      'transport = { kind = "emulated" }\n')
+    assert load_config(config).signing_key == tmp_path / "keys" / "seal.pem"
+    config.write_text('[report]\nsigning_kye = "seal.pem"\n\n[rigs.esme]\ndevice = "ESME"\n'
+                      'transport = { kind = "emulated" }\n')
+    with pytest.raises(ConfigError, match="signing_kye"):
+        load_config(config)
