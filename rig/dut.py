@@ -31,6 +31,7 @@ from firmware_emu.alerts import message_alert_code
 from rig.crypto import Usage, verify_signature
 from rig.dcc.outcomes import MigrationOutcome, ServiceOutcome, ServiceStatus
 from rig.gbcs import CraFlag, GbcsDecodeError, Message, StatusCode, decode
+from rig.gbcs.tables import message_code_label
 from rig.harness import EvidenceError, Inconclusive, RigSession
 from rig.transport import TransportTimeout, deadline_in
 from rig.transport.base import Direction, Frame, summarise
@@ -207,7 +208,8 @@ class Dut:
                     and message.originator_id == command.recipient_id
                     and message.originator_counter == command.originator_counter)
 
-        wanted = (f"a response to 0x{command.message_code:04X} counter {command.originator_counter} "
+        wanted = (f"a response to 0x{command.message_code:04X} {message_code_label(command.message_code)} "
+                  f"counter {command.originator_counter} "
                   f"from {self._who()} within {seconds:g} s")
         try:
             frame = self.session.transport.recv(is_response, deadline_in(seconds))
