@@ -103,3 +103,15 @@ def test_the_installed_wheel_proves_migratable_from_any_folder(installed, tmp_pa
     where = _run([sys.executable, "-c", "import rig; print(rig.__file__)"], tmp_path, env)
     assert where.stdout.strip().startswith(str(installed)), where  # the wheel's code, not the checkout's
     _prove_from(tmp_path, env)
+
+
+def test_the_guides_example_passes_with_only_the_installed_wheel(installed, tmp_path):
+    """The issue's "done when": a new folder with the package installed and the guide's example."""
+    shutil.copy(PROJECT / "docs" / "examples" / "test_my_meter.py", tmp_path / "test_my_meter.py")
+    env = {**os.environ, "PYTHONPATH": str(installed), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    done = _run([sys.executable, "-m", "pytest", "test_my_meter.py", "-q", "-p", "no:cacheprovider",
+                 "--rig-log-dir", str(tmp_path / "log"), "-W", "error::pytest.PytestConfigWarning"], tmp_path, env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert done.stdout.splitlines()[-1].startswith("7 passed"), done.stdout[-500:]
+    session = json.loads((tmp_path / "log" / "journal.jsonl").read_text().splitlines()[0])
+    assert str(installed) in session["config"]  # the wheel's own packaged rigs
