@@ -115,7 +115,7 @@ class Dut:
             attempts = "; ".join(f"{a.result.value}{': ' + a.detail if a.detail else ''}" for a in outcome.attempts)
             answered = any(a.response for a in outcome.attempts)
             self._unmet(f"a successful migration (CS02b mode 6) of {self._who()}; attempts: {attempts or 'none'}",
-                        mark, delivered=answered)
+                        mark, delivered=answered or self._delivery_certain(mark))
         self.evidence.check("migration outcome", outcome.success, True)
         return outcome
 
@@ -141,9 +141,13 @@ class Dut:
         if execution is not None and outcome.status is ServiceStatus.ACCEPTED:
             self.pending = outcome
         if expect is not None and outcome.status.value != expect:
+            wanted = (f"6.23 status {expect} for {self._who()}, got {outcome.status.value}"
+                      f"{': ' + outcome.detail if outcome.detail else ''}")
+            if not outcome.sent:  # refused on the DCC side (a check, anomaly detection): the device saw nothing
+                raise Inconclusive(f"expected {wanted}; nothing was sent to the device (set-up: the rig's DCC "
+                                   f"side refused the request)")
             silent = outcome.status in (ServiceStatus.NO_RESPONSE, ServiceStatus.LINK_LOST)
-            self._unmet(f"6.23 status {expect} for {self._who()}, got {outcome.status.value}"
-                        f"{': ' + outcome.detail if outcome.detail else ''}", mark, delivered=not silent)
+            self._unmet(wanted, mark, delivered=not silent or self._delivery_certain(mark))
         if expect is not None:
             self.evidence.check("6.23 status", outcome.status.value, expect)
         return outcome

@@ -177,3 +177,23 @@ def test_an_alert_passes_only_when_its_signature_verifies_under_the_device_key(f
     dut.session.transport = _LinkWith(frame)
     with pytest.raises(EvidenceError, match="alert 0x8F66 signed by the device under test: got False"):
         dut.expect_alert("0x8F66")
+
+
+REFUSED = '''
+import pytest
+from rig.scenarios.steps import der
+
+
+@pytest.mark.rig_device("ESME")
+def test_refused_by_the_dcc(dut):
+    dut.migrate()
+    unknown = dut.pki.variants["unknown_ca_supplier_b_ds"].certificate
+    dut.change_supplier(ds_certificate=der(unknown))
+'''
+
+
+def test_a_request_the_rigs_dcc_side_refuses_is_inconclusive_not_a_meter_failure(pytester):
+    pytester.makepyfile(test_refused=REFUSED)
+    _, records = _run(pytester)
+    assert [r["outcome"] for r in records] == ["inconclusive"]
+    assert "nothing was sent to the device" in records[0]["reason"] and "REJECTED" in records[0]["reason"]
