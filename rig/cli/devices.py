@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not suggestions:
         print(f"# no adapters found (discovery: {backend.name})")
+        print(f"# {_hint(len(everything), args.include_all)}")
         return 0
     print(f"# {len(suggestions)} serial port(s) (discovery: {backend.name}).")
     print("# Paste a block into your hw_config and rename the rig (here named after the port).")
@@ -39,3 +40,12 @@ def run(args: argparse.Namespace) -> int:
         print()
         print(discovery.match_block(record, match))
     return 0
+
+
+def _hint(ports: int, include_all: bool) -> str:
+    """What to try next when nothing is shown: the built-in ports ``--all`` adds, or the adapter."""
+    if not include_all and ports:
+        return (f"{ports} built-in serial port(s) not shown (a meter on a UART slot?): "
+                "gbcs-rig devices --all lists them")
+    return ("plug the meter's USB serial adapter in and run this again; "
+            "gbcs-rig devices --all also lists built-in serial ports")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import importlib.metadata
+import json
 import os
 import re
 import sys
@@ -27,6 +28,8 @@ from pathlib import Path
 
 import pytest
 
+from rig.cli import prove_output
+from rig.config.packaged import PACKAGED_CONFIG
 from rig.harness.outcomes import FAILED, INCONCLUSIVE, NOT_APPLICABLE, PASSED
 from rig.pki import keystore_of
 from rig.report import journal as journal_module
@@ -40,6 +43,11 @@ from rig.report.model import EXIT_CODES, EXIT_USAGE, NOT_PROVEN, by_model, overa
 #: outcomes a resume does not run again
 CONCLUDED = (PASSED, FAILED, NOT_APPLICABLE)
 DEFAULT_CONFIG = "hw_configs/emulated.toml"
+
+
+def _default_config() -> str:
+    """``hw_configs/emulated.toml`` in the working folder (a checkout), else the package's copy."""
+    return DEFAULT_CONFIG if Path(DEFAULT_CONFIG).exists() else str(PACKAGED_CONFIG)
 
 EPILOG = """\
 outcomes: passed, failed (the device did something GBCS forbids), inconclusive (the rig could
@@ -60,7 +68,8 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("prove", help="run the scenario catalogue and write the migration proof report",
                                    epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=None,
-                        help=f"hw_configs file (default: {DEFAULT_CONFIG}; with --resume: the resumed run's)")
+                        help=f"hw_configs file (default: {DEFAULT_CONFIG} when the working folder has one, else the "
+                             "package's copy of it; with --resume: the resumed run's)")
     parser.add_argument("--rig", action="append", default=[], metavar="ID",
                         help="only this rig (repeatable; with --resume: default the resumed run's selection)")
     parser.add_argument("--mode", choices=["emulated", "hardware", "auto"], default=None,
@@ -71,6 +80,12 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--sign-key", metavar="PEM", type=Path, default=None,
                         help="ECDSA P-256 private key that signs the report manifest (default: the config's "
                              "[report] signing_key; with neither the folder is hashed, not signed)")
+    parser.add_argument("--list", action="store_true", dest="list_scenarios",
+                        help="list the scenario catalogue (id, kind, required, device types, features, title) "
+                             "and exit; with --json as JSON")
+    parser.add_argument("--json", action="store_true",
+                        help="print a JSON summary on stdout at the end (verdict and counts per model, report "
+                             "path, exit code); the progress lines then go to stderr")
     parser.set_defaults(func=run)
 
 
@@ -154,7 +169,7 @@ def _options(args: argparse.Namespace) -> tuple[Path, dict] | int:
     if not args.resume:
         stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%d-%H%M%S")
         return Path(args.report or f"reports/proof-{stamp}"), {
-            "config": args.config or DEFAULT_CONFIG, "rigs": list(args.rig), "mode": args.mode or "auto"}
+            "config": args.config or _default_config(), "rigs": list(args.rig), "mode": args.mode or "auto"}
     report_dir = Path(args.resume)
     if not (report_dir / journal_module.JOURNAL_NAME).exists():
         print(f"error: {report_dir} holds no journal to resume", file=sys.stderr)
@@ -165,7 +180,7 @@ def _options(args: argparse.Namespace) -> tuple[Path, dict] | int:
         print(f"error: {report_dir} is a run of {config}; resume it without --config (or with that file)",
               file=sys.stderr)
         return EXIT_USAGE
-    return report_dir, {"config": config or args.config or DEFAULT_CONFIG,
+    return report_dir, {"config": config or args.config or _default_config(),
                         "rigs": list(args.rig) or list(remembered.get("rigs") or []),
                         "mode": args.mode or remembered.get("mode") or "auto"}
 
@@ -194,22 +209,18 @@ def _check_config(options: dict, sign_key: Path | None) -> str | Checked:
     """A configuration error (file and line where there is one), before anything runs."""
     from rig.config import ConfigError, load_config
     from rig.harness.credentials import CredentialsError, pki_for
-    from rig.provision import default_pki
 
     checked = Checked(signing_key=sign_key)
     path = Path(options["config"])
     try:
         if not path.exists():
-            if options["config"] != DEFAULT_CONFIG:
-                return f"{path}: no such hw_config file"
-            checked.pkis.append(default_pki())  # the plugin falls back to its built-in emulated rigs
-        else:
-            config = load_config(path)
-            checked.signing_key = sign_key or config.signing_key
-            for spec in config.select(ids=options["rigs"] or None):
-                pki = pki_for(spec)
-                if all(pki is not known for known in checked.pkis):
-                    checked.pkis.append(pki)
+            return f"{path}: no such hw_config file"
+        config = load_config(path)
+        checked.signing_key = sign_key or config.signing_key
+        for spec in config.select(ids=options["rigs"] or None):
+            pki = pki_for(spec)
+            if all(pki is not known for known in checked.pkis):
+                checked.pkis.append(pki)
         checked.integrity = describe_signing(checked.signing_key)
     except (ConfigError, CredentialsError, LookupError, SigningKeyError) as err:
         return str(err)
@@ -217,13 +228,22 @@ def _check_config(options: dict, sign_key: Path | None) -> str | Checked:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.list_scenarios:
+        prove_output.print_list(sys.stdout, as_json=args.json)
+        return 0
+    # with --json stdout holds only the summary; everything a person reads goes to stderr
+    out = sys.stderr if args.json else sys.stdout
     chosen = _options(args)
     if isinstance(chosen, int):
+        if args.json:
+            _emit(prove_output.usage_error("usage error (see stderr)", chosen))
         return chosen
     report_dir, options = chosen
     checked = _check_config(options, args.sign_key)
     if isinstance(checked, str):
         print(f"configuration error: {checked}", file=sys.stderr)
+        if args.json:
+            _emit(prove_output.usage_error(f"configuration error: {checked}", EXIT_USAGE))
         return EXIT_USAGE
     report_dir.mkdir(parents=True, exist_ok=True)
     earlier = journal_module.tests(report_dir / journal_module.JOURNAL_NAME)
@@ -235,7 +255,7 @@ def run(args: argparse.Namespace) -> int:
         declared = sum(r.get("outcome") == NOT_APPLICABLE for r in earlier) - (len(concluded) - passed - failed)
         print(f"resuming {report_dir}: {len(concluded)} scenario result(s) already concluded "
               f"({passed} passed, {failed} failed, {len(concluded) - passed - failed} not applicable), "
-              f"{declared} declared not applicable; running the rest")
+              f"{declared} declared not applicable; running the rest", file=out)
     # an ini file of our own, so a project's pytest settings (addopts, testpaths) do not leak in
     ini = report_dir / "pytest.ini"
     ini.write_text("[pytest]\njunit_family = xunit1\n")
@@ -249,15 +269,18 @@ def run(args: argparse.Namespace) -> int:
         pytest_args += ["--rig", rig_id]
     if args.keyword:
         pytest_args += ["-k", args.keyword]
-    print(f"gbcs-rig prove: config {options['config']}, report {report_dir}")
-    progress = Progress(done)
+    print(f"gbcs-rig prove: config {options['config']}, report {report_dir}", file=out)
+    progress = Progress(done, stream=out)
     code = pytest.main(pytest_args, plugins=[progress])
-    print()
+    print(file=out)
     if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
         print(f"error: the scenario run could not start (pytest exit {int(code)})", file=sys.stderr)
+        if args.json:
+            _emit(prove_output.usage_error(f"the scenario run could not start (pytest exit {int(code)})",
+                                           EXIT_USAGE))
         return EXIT_USAGE
     if code == pytest.ExitCode.INTERRUPTED:
-        print("interrupted: what did not run is reported as not run")
+        print("interrupted: what did not run is reported as not run", file=out)
     records = journal_module.tests(report_dir / journal_module.JOURNAL_NAME)
     write_junit(records, report_dir / JUNIT_NAME)
     run_info = {"config": options["config"], "host": os.uname().nodename if hasattr(os, "uname") else "",
@@ -271,16 +294,25 @@ def run(args: argparse.Namespace) -> int:
                           attribution=attribution_of(journal_module.read(report_dir / journal_module.JOURNAL_NAME)),
                           integrity=checked.integrity)
     for result in results:
-        print(f"{result.key:<40} {result.verdict}: {result.verdict_reason}")
-    print(f"verdict: {verdict} (exit {EXIT_CODES[verdict]})")
+        print(f"{result.key:<40} {result.verdict}: {result.verdict_reason}", file=out)
+    print(f"verdict: {verdict} (exit {EXIT_CODES[verdict]})", file=out)
     if verdict == NOT_PROVEN:
-        print(f"to complete it: {run_info['resume']}")
-    print(f"report: {paths[0]}")
+        print(f"to complete it: {run_info['resume']}", file=out)
+    print(f"report: {paths[0]}", file=out)
     # last: the manifest seals every artefact written above (``gbcs-rig report verify`` checks it)
     manifest = write_manifest(report_dir, checked.signing_key,
                               verdicts={r.key: f"{r.verdict}: {r.verdict_reason}" for r in results})
-    print(f"sealed: {manifest} ({checked.integrity})")
+    print(f"sealed: {manifest} ({checked.integrity})", file=out)
+    if args.json:
+        _emit(prove_output.summary(verdict=verdict, records=records, results=results, config=options["config"],
+                                   report_dir=report_dir, report=paths[0], manifest=manifest,
+                                   resume=run_info.get("resume")))
     return overall_exit_code(records)
+
+
+def _emit(document: dict) -> None:
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    sys.stdout.flush()
 
 
 def _installed() -> bool:

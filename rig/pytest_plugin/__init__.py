@@ -2,6 +2,7 @@
 JUnit properties. Registered under the ``pytest11`` entry point as ``rig``; disable with
 ``-p no:rig``."""
 
+from .dut import dut  # noqa: F401  (the Dut API's fixture: rig/pytest_plugin/dut.py)
 from .options import pytest_addoption
 from .plugin import (
     alerts,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rig.config import ConfigError, load_config, parse_config
+from rig.config import ConfigError, load_config
 from rig.config.model import RigConfig, RigSpec
 from rig.harness import RigSession, cause_of
 from rig.report.journal import JOURNAL_NAME, Journal, now_iso
@@ -20,15 +20,10 @@ from .leases import Lease, resource_key
 
 def builtin_emulated_config() -> RigConfig:
     """The default rigs when ``hw_configs/emulated.toml`` is not at hand (an installed package
-    run from elsewhere): the four device types of the test PKI, in-process."""
-    from rig.provision import default_pki
+    run from elsewhere): the package's copy of it (``rig.config.packaged``), features included."""
+    from rig.config.packaged import PACKAGED_CONFIG
 
-    lines = ['description = "built-in emulated rigs (hw_configs/emulated.toml not found)"']
-    for label, (kind, entity) in default_pki().devices.items():
-        lines += [f"[rigs.{label}]", f'device = "{kind}"', f'device_id = "{entity.hex().upper()}"',
-                  'manufacturer = "gbcs-rig"', f'model = "emulated {kind}"', 'firmware = "0.1.0"',
-                  'features = ["cs02b"]', 'transport = { kind = "emulated" }']
-    return parse_config("\n".join(lines), path="<built-in emulated rigs>")
+    return load_config(PACKAGED_CONFIG)
 
 
 def _find_config(config: pytest.Config, value: str) -> RigConfig:
