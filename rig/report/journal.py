@@ -26,8 +26,14 @@ import json
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: one writer process per journal there
+    fcntl = None  # type: ignore[assignment]
 
 JOURNAL_NAME = "journal.jsonl"
 
@@ -48,6 +54,9 @@ class Journal:
         record = {"time": now_iso(), **record}
         line = json.dumps(record, default=str, separators=(",", ":")) + "\n"
         with self._lock, open(self.path, "a+b") as handle:
+            if fcntl is not None:  # pytest-xdist workers append to one journal: one whole line at a time
+                with suppress(OSError):
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             size = handle.seek(0, os.SEEK_END)
             if size:
                 handle.seek(size - 1)
