@@ -33,3 +33,9 @@ def rtds_keystore():
     if not RTDS_KEYSTORE.is_dir():
         pytest.skip(RTDS_ABSENT)
     return KeyStore(RTDS_KEYSTORE)
+
+
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path_factory, monkeypatch):
+    """The tests (and the runs they start) never touch the user's counter ledger or leases."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-state"))
