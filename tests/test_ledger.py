@@ -315,3 +315,23 @@ def test_the_second_run_is_not_proven_never_not_migratable(two_runs):
     _folder, _first, second = two_runs
     assert outcomes(_folder / "run2")["initial-read-back"] == "inconclusive"
     assert second.returncode == 3 and "verdict: NOT PROVEN (exit 3)" in second.stdout
+
+
+def test_an_unusable_state_dir_is_a_clear_ledger_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(LedgerError, match="counter ledger folder"):
+        Ledger.in_state_dir(blocker / "state")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / LEDGER_NAME).write_text("this is not sqlite" * 100)
+    with pytest.raises(LedgerError, match="counter ledger"):
+        Ledger.in_state_dir(tmp_path / "bad")
+
+
+def test_cli_reads_the_state_dir_of_a_hw_config(tmp_path, capsys):
+    config = tmp_path / "lab.toml"
+    config.write_text('state_dir = "lab-state"\n' + RIG)
+    with Ledger.in_state_dir(tmp_path / "lab-state") as ledger:
+        ledger.reserve(PARTY, METER)
+    assert main(["ledger", "--config", str(config), "show", METER]) == 0
+    assert "last used 1, floor 0, next 2" in capsys.readouterr().out

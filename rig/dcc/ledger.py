@@ -107,7 +107,10 @@ class Ledger:
         #: what the history names as the reserver (the run's report folder)
         self.source = source
         self._lock = threading.RLock()
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as err:  # a rig set-up problem, never a link fault
+            raise LedgerError(f"counter ledger folder {self.path.parent}: {err.strerror or err}") from None
         try:
             self._conn = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None,
                                          check_same_thread=False)
