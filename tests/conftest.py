@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from rig import pki as pki_module
@@ -33,3 +35,17 @@ def rtds_keystore():
     if not RTDS_KEYSTORE.is_dir():
         pytest.skip(RTDS_ABSENT)
     return KeyStore(RTDS_KEYSTORE)
+
+
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path_factory, monkeypatch):
+    """The tests (and the runs they start) never touch the user's counter ledger or leases.
+
+    A ``prove`` run in the test's process runs this fixture again in its own pytest session (with
+    its own base temp): it keeps the outer test's folder, so both see the same ledger and leases.
+    """
+    if os.environ.get("GBCS_RIG_TEST_STATE_HOME"):
+        return
+    state = str(tmp_path_factory.getbasetemp() / "xdg-state")
+    monkeypatch.setenv("XDG_STATE_HOME", state)
+    monkeypatch.setenv("GBCS_RIG_TEST_STATE_HOME", state)

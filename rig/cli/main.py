@@ -18,10 +18,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import decode, devices, emulate, ncp, pki, prove, replay, report
+from . import decode, devices, emulate, ledger, ncp, pki, prove, replay, report
 
 #: modules that contribute a subcommand through ``add_parser(subparsers)``
-COMMANDS = [decode, pki, replay, devices, emulate, ncp, prove, report]
+COMMANDS = [decode, pki, replay, devices, emulate, ncp, prove, report, ledger]
 EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 2, 70, 130, 141
 LOG_LEVELS = ("debug", "info", "warning", "error")
 

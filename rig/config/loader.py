@@ -7,6 +7,7 @@ dataclasses of ``model``. The first problem found is raised; nothing is half-loa
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import tomllib
@@ -90,7 +91,11 @@ def parse_config(text: str, path: str | os.PathLike[str] = "<string>",
                                      CREDENTIAL_KEYS, "[defaults.credentials]")
     if not top["rigs"]:
         raise ctx.error(("rigs",), "no rigs: add a [rigs.<id>] table per device under test")
-    rigs = {rig_id: _rig(ctx, rig_id, raw, default_timeouts, default_credentials)
+    if "state_dir" in top and "state_dir" in defaults:
+        raise ctx.error(("defaults", "state_dir"), "state_dir is given twice: keep the top-level key or [defaults]")
+    state_dir = top.get("state_dir", defaults.get("state_dir"))
+    rigs = {rig_id: dataclasses.replace(_rig(ctx, rig_id, raw, default_timeouts, default_credentials),
+                                        state_dir=state_dir)
             for rig_id, raw in top["rigs"].items()}
     report = read_table(ctx, ("report",), top.get("report", {}), REPORT_KEYS, "[report]")
     return RigConfig(path=file, rigs=frozen_mapping(rigs), description=top.get("description"),

@@ -235,6 +235,8 @@ class RigSpec:
     device_id: str | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
     credentials: Credentials = field(default_factory=Credentials)
+    #: the host's state folder (counter ledger) from ``state_dir``; None: the user's state directory
+    state_dir: Path | None = None
 
     @property
     def emulated(self) -> bool:

@@ -246,6 +246,7 @@ TOP_KEYS = {
     "defaults": Key(table),
     "rigs": Key(table, required=True),
     "report": Key(table),
+    "state_dir": Key(file_path),  # the host's counter ledger and leases (rig.dcc.ledger); also in [defaults]
 }
 
 #: ``[report]``: how ``gbcs-rig prove`` seals its report folder
@@ -256,6 +257,7 @@ REPORT_KEYS = {
 DEFAULTS_KEYS = {
     "timeouts": Key(table),
     "credentials": Key(table),
+    "state_dir": Key(file_path),
 }
 
 TIMEOUT_KEYS = {field.name: Key(seconds(positive=True)) for field in dataclasses.fields(Timeouts)}

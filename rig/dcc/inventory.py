@@ -9,7 +9,10 @@ needs the failures to classify a model).
 
 Anti-replay counters are kept per (remote party entity id, device). ``next_counter`` commits the
 new value durably *before* returning it, so a command built with it may be lost but its counter
-is never handed out again, even after a crash or a restart on another process.
+is never handed out again, even after a crash or a restart on another process. With a host
+``Ledger`` (``ledger.py``: rigs whose device keeps its state across runs) every counter is
+reserved and committed there first, so every run on the host continues the meter's sequence;
+this inventory then records the counters its run used, for the evidence.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 
 from .db import Database
 from .ids import EuiLike, eui, eui_text
+from .ledger import Ledger
 from .tables import AttemptResult, CredentialStatus
 
 #: the largest counter GBCS and DUIS allow (SeqNumber / floor: 0 .. 2^63 - 1)
@@ -100,9 +104,12 @@ def _device(row) -> DeviceRecord:
 class Inventory:
     """Smart metering inventory, counters and migration records over one ``Database``."""
 
-    def __init__(self, db: Database | str | Path, *, clock: Callable[[], float] = time.time):
+    def __init__(self, db: Database | str | Path, *, clock: Callable[[], float] = time.time,
+                 ledger: Ledger | None = None):
         self.db = db if isinstance(db, Database) else Database(db)
         self.clock = clock
+        #: the host's counter ledger (owned: closed with the inventory); None keeps counters here only
+        self.ledger = ledger
         #: test hook: called after a counter is committed and before ``next_counter`` returns,
         #: i.e. between "counter durable" and "command sent"; raise from it to inject a crash
         self.after_counter_commit: Callable[[bytes, bytes, int], None] | None = None
@@ -113,6 +120,8 @@ class Inventory:
 
     def close(self) -> None:
         self.db.close()
+        if self.ledger is not None:
+            self.ledger.close()
 
     # -- devices ---------------------------------------------------------------------------
     def add_device(self, record: DeviceRecord, *, replace: bool = False) -> DeviceRecord:
@@ -204,7 +213,9 @@ class Inventory:
         """A fresh originator counter for ``party`` -> ``device``, durable before it is returned.
 
         The value is ``max(last used, floor) + 1``: strictly above everything the rig has
-        handed out and everything the device is known to have seen. Inside an outer
+        handed out and everything the device is known to have seen; with a ledger, also above
+        everything any run on the host reserved (the ledger commits it first, on its own: inside
+        a batch too, so a counter is never reused even if the batch rolls back). Inside an outer
         ``db.transaction()`` (a batch) the value is durable once that transaction commits: the
         caller sends nothing before then, and ``after_counter_commit`` runs after that commit.
         """
@@ -213,6 +224,8 @@ class Inventory:
             row = conn.execute("SELECT last_used, floor FROM counters WHERE party = ? AND device = ?", key).fetchone()
             current = max(row["last_used"], row["floor"]) if row else 0
             value = current + 1
+            if self.ledger is not None:
+                value = self.ledger.reserve(party, device, above=current)
             if value > MAX_COUNTER:
                 raise OverflowError(f"counter for {key[0]} -> {key[1]} is exhausted")
             conn.execute("INSERT INTO counters (party, device, last_used, floor) VALUES (?, ?, ?, 0)"
@@ -226,6 +239,8 @@ class Inventory:
         """Never hand out a counter at or below ``floor`` (e.g. a device's CS02a currentSeqNumber)."""
         if not 0 <= floor <= MAX_COUNTER:
             raise ValueError(f"floor {floor} out of range")
+        if self.ledger is not None:
+            self.ledger.raise_floor(party, device, floor)
         with self.db.transaction() as conn:
             conn.execute("INSERT INTO counters (party, device, last_used, floor) VALUES (?, ?, 0, ?)"
                          " ON CONFLICT (party, device) DO UPDATE SET floor = max(floor, excluded.floor)",

@@ -22,6 +22,7 @@ from rig.crypto import Usage
 from rig.dcc import Dcc, DccConfig, DeviceRecord, Inventory, RetryPolicy
 from rig.dcc.adt import AdtRejected
 from rig.dcc.examples import EXAMPLE_MPXN, example_adt
+from rig.dcc.ledger import ledger_for
 from rig.dcc.tables import CredentialStatus
 from rig.gbcs import CraFlag, GbcsDecodeError, Message, decode
 from rig.provision import create_device, create_hub
@@ -130,7 +131,8 @@ class RigSession:
         never reuses a counter), the rig's PKI, the device registered, the gaining supplier's ADT."""
         if self._dcc is None:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            inventory = Inventory.open(self.run_dir / "inventory.sqlite")
+            inventory = Inventory.open(self.run_dir / "inventory.sqlite",
+                                       ledger=ledger_for(self.spec, source=str(self.run_dir)))
             timeout = self.spec.timeouts.response
             retry = RetryPolicy(attempts=2, interval_s=0.0 if self.emulated else 5.0, response_timeout_s=timeout)
             dcc = Dcc.from_pki(self.pki, inventory, config=DccConfig(response_timeout_s=timeout, retry=retry))

@@ -15,7 +15,7 @@ from rig.harness import RigSession, cause_of
 from rig.report.journal import JOURNAL_NAME, Journal, now_iso
 
 from . import options
-from .leases import Lease, resource_key
+from .leases import MeterLease
 
 
 def builtin_emulated_config() -> RigConfig:
@@ -62,7 +62,7 @@ class RigEnvironment:
         self.worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         self.journal = Journal(self.log_dir / JOURNAL_NAME)
         self.sessions: dict[str, RigSession] = {}
-        self.leases: dict[str, Lease] = {}
+        self.leases: dict[str, MeterLease] = {}
         self.broken: dict[str, str] = {}
 
     def start(self) -> None:
@@ -97,12 +97,12 @@ class RigEnvironment:
         if session is None:
             spec = self.rigs[rig_id]
             try:
-                key = resource_key(spec)
-                if key is not None:
-                    self.leases[rig_id] = Lease(key).acquire(timeout=spec.timeouts.join)
+                lease = MeterLease(spec)  # keyed on the meter; none for a device of this process
+                if lease.leases:
+                    self.leases[rig_id] = lease.acquire(timeout=spec.timeouts.join)
                 # a shared (physical) rig keeps one inventory, so every worker continues its
                 # counters; a device emulated in this process is this worker's own
-                folder = rig_id if key is not None or self.worker == "main" else f"{rig_id}-{self.worker}"
+                folder = rig_id if lease.leases or self.worker == "main" else f"{rig_id}-{self.worker}"
                 session = RigSession(spec, run_dir=self.log_dir / "rigs" / folder).open()
             except Exception as err:
                 self.mark_broken(rig_id, err)
