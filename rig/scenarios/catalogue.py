@@ -18,7 +18,7 @@ from rig.dcc import probes
 from rig.harness import RigSession
 from rig.harness.attribution import in_process
 
-from . import dcc, device
+from . import authorisation, dcc, device
 
 ALL = ("ESME", "GSME", "CHF", "GPF")
 METERS = ("ESME", "GSME", "GPF")  # the device types with a transitionalCoS trust anchor
@@ -81,10 +81,18 @@ CATALOGUE: tuple[Scenario, ...] = (
     Scenario("unknown-ca", "Replacement from an unknown CA fails its cell", device.unknown_ca, order=34),
     Scenario("missing-issuing-ca", "Replacement without its issuing CA certificate fails its cell",
              device.missing_issuing_ca, order=35),
+    Scenario("mode-authorisation", "Each mode authorised only by its own role's cell", authorisation.mode_authorisation,
+             order=36),
+    Scenario("mode-target-roles", "Each mode replaces only the roles it targets", authorisation.mode_target_roles,
+             order=37),
     Scenario("migration", "TCoS to ECoS migration", device.migration, ALL, 50),
+    Scenario("old-holder-after-migration", "After migration the TCoS party is refused, the ECoS party accepted",
+             authorisation.old_holder_after_migration, order=52),
     Scenario("migration-expired-tcos", "Migration with an expired TCoS certificate", device.migration_expired_tcos,
              order=55, needs=("in_process",)),
     Scenario("change-of-supplier", "Change of supplier after migration (N26)", device.change_of_supplier, order=60),
+    Scenario("old-holder-after-change-of-supplier", "After a change of supplier the losing supplier is refused",
+             authorisation.old_holder_after_change_of_supplier, order=65),
     Scenario("future-dated", "Future-dated change of supplier (0x8F66)", device.future_dated, order=70,
              features=("future_dated",)),
     Scenario("future-dated-failing", "Failing future-dated change of supplier (0x8F67)", device.future_dated_failing,

@@ -226,7 +226,7 @@ def negative(name: str):
         frame = steps.seal_command(rig, message, signer)
         spoiled = spoil(rig, frame)
         rig.evidence.check("the probe differs from the genuine command", spoiled != frame, True)
-        steps.expect_discarded(rig, spoiled, alert, what=name)
+        steps.expect_discarded(rig, spoiled, alert, what=name, address_to_device=name == "wrong-recipient")
         rig.evidence.check("supplier cells unchanged", steps.supplier_cell_holders(rig), before)
         # and the genuine command, with the probe's counter, is accepted afterwards: the probe
         # consumed no counter and changed nothing
