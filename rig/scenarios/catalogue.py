@@ -18,7 +18,7 @@ from rig.dcc import probes
 from rig.harness import RigSession
 from rig.harness.attribution import in_process
 
-from . import authorisation, dcc, device
+from . import authorisation, dcc, device, forgery
 
 ALL = ("ESME", "GSME", "CHF", "GPF")
 METERS = ("ESME", "GSME", "GPF")  # the device types with a transitionalCoS trust anchor
@@ -81,6 +81,17 @@ CATALOGUE: tuple[Scenario, ...] = (
     Scenario("unknown-ca", "Replacement from an unknown CA fails its cell", device.unknown_ca, order=34),
     Scenario("missing-issuing-ca", "Replacement without its issuing CA certificate fails its cell",
              device.missing_issuing_ca, order=35),
+    Scenario("forged-ca-signature", "Replacement whose CA signature is forged fails its cell",
+             forgery.forged_signature_certificate, order=35),
+    Scenario("root-signed-certificate", "Replacement issued by the root itself fails its cell",
+             forgery.root_signed_certificate, order=35),
+    Scenario("non-critical-policies", "Replacement with non-critical certificatePolicies fails its cell",
+             forgery.non_critical_policies_certificate, order=35),
+    Scenario("expired-certificate", "Expired replacement with time checks applied fails its cell",
+             forgery.expired_certificate, order=35),
+    Scenario("forged-signature-migration", "Discarded: migration command with a forged signature",
+             device.forged_signature_migration, order=36),
+    Scenario("replayed-read", "Discarded: replayed CS02a read", device.replayed_read, ALL, 36),
     Scenario("mode-authorisation", "Each mode authorised only by its own role's cell", authorisation.mode_authorisation,
              order=36),
     Scenario("mode-target-roles", "Each mode replaces only the roles it targets", authorisation.mode_target_roles,

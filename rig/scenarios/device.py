@@ -292,3 +292,39 @@ def n65_on_join(rig: RigSession) -> None:
     rig.evidence.check("DCC alert", alert.code if alert else None, "N65")
     rig.evidence.alert_codes.append(alert.code)
     rig.evidence.check("N65 names the device", alert.device_id, rig.device_id)
+
+
+def forged_signature_migration(rig: RigSession) -> None:
+    """A migration command (transCoSByTransCoS) with a forged TCoS signature is discarded with
+    0x8F3D and the transitionalCoS cell reads back unchanged: the signature is checked in the
+    migration mode too. A genuine TCoS-signed command is accepted afterwards."""
+    steps.ensure_state(rig, "tcos")
+    frame = steps.seal_command(rig, steps.migration_command(rig), "tcos")
+    spoiled = _forged_signature(rig, frame)
+    rig.evidence.check("the probe differs from the genuine command", spoiled != frame, True)
+    steps.expect_discarded(rig, spoiled, 0x8F3D, what="migration with a forged signature")
+    steps.expect_cos_holder(rig, "tcos")
+    message, signer = steps.change_of_supplier_command(rig)
+    steps.expect_accepted(rig, steps.seal_command(rig, message, signer), what="genuine command afterwards")
+
+
+def replayed_read(rig: RigSession) -> None:
+    """A CS02a read replayed with a counter the device has seen is discarded (alert 0x8F53): a
+    read commits its counter as a replacement does. A fresh read is answered afterwards."""
+    from rig.crypto import Usage, verify_mac
+    from rig.gbcs import RemotePartyRole
+
+    acb = rig.pki.entity("acb")
+    message = b.cs02a_command(originator_id=acb, recipient_id=rig.device_id,
+                              counter=rig.dcc.inventory.next_counter(acb, rig.device_id),
+                              authorising_cell=b.ka_cell(RemotePartyRole.ACCESS_CONTROL_BROKER),
+                              roles=(RemotePartyRole.SUPPLIER,))
+    frame = steps.seal_command(rig, message, None)
+    first = rig.exchange(frame)
+    steps.require_response(rig, first, "CS02a read to replay")
+    rig.evidence.check("first read answered", first.response is not None, True)
+    macd = verify_mac(first.response_frame, first.response, rig.pki.credential("acb", Usage.KA).private_key,
+                      rig.device_public_key(Usage.KA))
+    rig.evidence.check("first read's response MAC verifies", macd, True)
+    steps.expect_discarded(rig, frame, 0x8F53, what="replayed CS02a read")
+    steps.supplier_cell_holders(rig)  # a fresh read is answered (and verified)

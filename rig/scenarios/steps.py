@@ -32,8 +32,12 @@ DER = Encoding.DER
 
 def silence(rig: RigSession) -> float:
     """How long to wait before concluding a device stayed silent: an in-process device answers
-    inside ``send``, anything else gets the rig's response timeout."""
-    return 0.3 if rig.in_process else rig.spec.timeouts.response
+    inside ``send`` (a model that holds its answers back gets a little longer than it holds them),
+    anything else gets the rig's response timeout."""
+    if rig.in_process:
+        delay = float(getattr(rig.device.profile, "response_delay", 0.0) or 0.0)
+        return 0.3 + delay if delay else 0.05
+    return rig.spec.timeouts.response
 
 
 def der(cert) -> bytes:
