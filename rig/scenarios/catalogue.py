@@ -18,7 +18,7 @@ from rig.dcc import probes
 from rig.harness import RigSession
 from rig.harness.attribution import in_process
 
-from . import authorisation, dcc, device, forgery
+from . import authorisation, dcc, device, forgery, power
 
 ALL = ("ESME", "GSME", "CHF", "GPF")
 METERS = ("ESME", "GSME", "GPF")  # the device types with a transitionalCoS trust anchor
@@ -101,6 +101,8 @@ CATALOGUE: tuple[Scenario, ...] = (
              authorisation.old_holder_after_migration, order=52),
     Scenario("migration-expired-tcos", "Migration with an expired TCoS certificate", device.migration_expired_tcos,
              order=55, needs=("in_process",)),
+    Scenario("power-cut-during-migration", "Power cut at each persistence point of a CS02b: old or new state",
+             power.power_cut_during_migration, order=57, needs=("in_process",)),
     Scenario("change-of-supplier", "Change of supplier after migration (N26)", device.change_of_supplier, order=60),
     Scenario("old-holder-after-change-of-supplier", "After a change of supplier the losing supplier is refused",
              authorisation.old_holder_after_change_of_supplier, order=65),
