@@ -53,6 +53,7 @@ def plant(mutant: Mutant, root: Path) -> None:
     """Apply ``mutant`` to the tree at ``root`` (a copy); raises ``Stale`` and changes nothing then."""
     texts = patched_texts(mutant, root)
     for path, text in texts.items():
+        path.unlink()  # the copy may link to the original file: never write through the link
         path.write_text(text)
         for cached in path.parent.glob(f"__pycache__/{path.stem}.*.pyc"):
             cached.unlink()
