@@ -183,6 +183,12 @@ MUTANTS: tuple[Mutant, ...] = (
                "    return [_seal(response, signer=device.identity.ka_key)]\n\n\ndef _cancel"),
             _h(CS02B, "from . import cpv\n", "from rig.crypto import seal as _seal\n\nfrom . import cpv\n")),
            "response_signature"),
+    Mutant("response-unsigned", FW,
+           "a CS02b response carries the device's signature (sent unsigned)",
+           (_h(CS02B, "    return [device.sign(response)]\n\n\ndef _cancel",
+               "    return [_seal(response)]\n\n\ndef _cancel"),
+            _h(CS02B, "from . import cpv\n", "from rig.crypto import seal as _seal\n\nfrom . import cpv\n")),
+           "response_signature"),
     Mutant("response-success-for-failed-cell", FW,
            "the response reports each cell's real status (SUCCESS for a failed cell)",
            (_h(CS02B, "        outcomes.append(ReplacementOutcome(target, status, old_id, old_key, new_id, new_key))",
@@ -260,6 +266,13 @@ MUTANTS: tuple[Mutant, ...] = (
                "        return self.sign(message)",
                "        message = Message(CraFlag.ALERT, counter, self.entity_id, recipient, alerts.GENERIC_CRITICAL_ALERT, payload)\n"
                "        return seal(message, signer=self.identity.ka_key)"),),
+           "alert_signature"),
+    Mutant("alert-unsigned", FW,
+           "a generic alert carries the device's signature (sent unsigned)",
+           (_h(DEVICE, "        message = Message(CraFlag.ALERT, counter, self.entity_id, recipient, alerts.GENERIC_CRITICAL_ALERT, payload)\n"
+               "        return self.sign(message)",
+               "        message = Message(CraFlag.ALERT, counter, self.entity_id, recipient, alerts.GENERIC_CRITICAL_ALERT, payload)\n"
+               "        return seal(message)"),),
            "alert_signature"),
     Mutant("alert-counter-not-increasing", FW,
            "each alert carries a fresh, increasing originator counter",
