@@ -101,10 +101,14 @@ def run_prove(copy: Path, report: Path, *, timeout: float = PROVE_TIMEOUT_S) -> 
                 if not m["model"].startswith(("[", "gbcs-rig prove:", "report"))}
     failed = _failed_scenarios(report)
     output = done.stdout + done.stderr
-    if done.returncode == 0 and verdicts and all(v == "MIGRATABLE" for v in verdicts.values()):
+    crashed = "Traceback" in done.stderr
+    if not crashed and done.returncode == 0 and verdicts and all(v == "MIGRATABLE" for v in verdicts.values()):
         return Run(Result.SURVIVED, 0, verdicts, failed)
-    judged = done.returncode in CAUGHT_EXITS or (done.returncode == 0 and verdicts)
-    if judged and "Traceback" not in done.stderr:
+    # judged: a verdict-bearing exit backed by verdict lines or failed scenarios, or exit 0 with a
+    # model not MIGRATABLE; anything else (a crash, exit 2, no verdict at all) is an error
+    judged = ((done.returncode in CAUGHT_EXITS and (verdicts or failed))
+              or (done.returncode == 0 and verdicts and any(v != "MIGRATABLE" for v in verdicts.values())))
+    if judged and not crashed:
         return Run(Result.CAUGHT, done.returncode, verdicts, failed)
     return Run(Result.ERROR, done.returncode, verdicts, failed,
                detail=f"prove exit {done.returncode}:\n{_tail(output)}")
