@@ -14,7 +14,7 @@ import pytest
 from tools.mutants import MUTANTS, Hunk, Mutant
 from tools.mutants.apply import ROOT, Stale, fresh_copy, patched_texts, plant
 from tools.mutants.catalogue import FW, PROVE
-from tools.mutants.runner import environment
+from tools.mutants.runner import Result, classify, environment
 from tools.mutants.trace import PROBES
 
 
@@ -68,3 +68,21 @@ def test_every_mutant_changes_what_its_probe_observes():
     assert sorted(r["name"] for r in rows) == sorted(names)
     unchanged = [r for r in rows if not r["changed"]]
     assert not unchanged, unchanged
+
+
+MIGRATABLE = "gbcs-rig emulated ESME 0.1.0             MIGRATABLE: all 17 required scenario results passed\n"
+NOT = "gbcs-rig emulated GSME 0.1.0             NOT MIGRATABLE: replayed-counter failed\n"
+
+
+@pytest.mark.parametrize(("code", "stdout", "stderr", "failed", "expected"), [
+    (0, "[1/2] test_x[esme]  PASSED\n" + MIGRATABLE + "report: r/index.html\n", "", [], Result.SURVIVED),
+    (1, MIGRATABLE + NOT, "", ["replayed-counter[gsme]"], Result.CAUGHT),
+    (3, "gbcs-rig emulated ESME 0.1.0  NOT PROVEN: n65 not run\n", "", [], Result.CAUGHT),
+    (0, MIGRATABLE + NOT, "", [], Result.CAUGHT),
+    (1, "", "Traceback (most recent call last):\n  ...\nKeyError: 'x'\n", [], Result.ERROR),
+    (1, MIGRATABLE, "Traceback (most recent call last):\n", ["a[esme]"], Result.ERROR),
+    (2, "", "error: the scenario run could not start\n", [], Result.ERROR),
+    (0, "", "", [], Result.ERROR),
+])
+def test_prove_results_are_classified_from_exit_code_and_verdicts(code, stdout, stderr, failed, expected):
+    assert classify(code, stdout, stderr, failed).result is expected

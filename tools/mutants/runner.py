@@ -97,21 +97,23 @@ def run_prove(copy: Path, report: Path, *, timeout: float = PROVE_TIMEOUT_S) -> 
                               timeout=timeout)
     except subprocess.TimeoutExpired:
         return Run(Result.ERROR, detail=f"prove did not finish within {timeout:.0f} s")
-    verdicts = {m["model"].strip(): m["verdict"].strip() for m in VERDICT_LINE.finditer(done.stdout)
+    return classify(done.returncode, done.stdout, done.stderr, _failed_scenarios(report))
+
+
+def classify(returncode: int, stdout: str, stderr: str, failed: list[str]) -> Run:
+    """caught / survived / error from prove's exit code, its verdict lines and the failed scenarios."""
+    verdicts = {m["model"].strip(): m["verdict"].strip() for m in VERDICT_LINE.finditer(stdout)
                 if not m["model"].startswith(("[", "gbcs-rig prove:", "report"))}
-    failed = _failed_scenarios(report)
-    output = done.stdout + done.stderr
-    crashed = "Traceback" in done.stderr
-    if not crashed and done.returncode == 0 and verdicts and all(v == "MIGRATABLE" for v in verdicts.values()):
+    crashed = "Traceback" in stderr
+    if not crashed and returncode == 0 and verdicts and all(v == "MIGRATABLE" for v in verdicts.values()):
         return Run(Result.SURVIVED, 0, verdicts, failed)
     # judged: a verdict-bearing exit backed by verdict lines or failed scenarios, or exit 0 with a
     # model not MIGRATABLE; anything else (a crash, exit 2, no verdict at all) is an error
-    judged = ((done.returncode in CAUGHT_EXITS and (verdicts or failed))
-              or (done.returncode == 0 and verdicts and any(v != "MIGRATABLE" for v in verdicts.values())))
+    judged = ((returncode in CAUGHT_EXITS and (verdicts or failed))
+              or (returncode == 0 and verdicts and any(v != "MIGRATABLE" for v in verdicts.values())))
     if judged and not crashed:
-        return Run(Result.CAUGHT, done.returncode, verdicts, failed)
-    return Run(Result.ERROR, done.returncode, verdicts, failed,
-               detail=f"prove exit {done.returncode}:\n{_tail(output)}")
+        return Run(Result.CAUGHT, returncode, verdicts, failed)
+    return Run(Result.ERROR, returncode, verdicts, failed, detail=f"prove exit {returncode}:\n{_tail(stdout + stderr)}")
 
 
 def run_suite(copy: Path, *, timeout: float = SUITE_TIMEOUT_S) -> Run:
