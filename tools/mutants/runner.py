@@ -69,7 +69,6 @@ def environment(copy: Path) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join([str(copy), *filter(None, [env.get("PYTHONPATH")])])
     env.pop("PYTEST_ADDOPTS", None)
     env.pop("PYTEST_XDIST_WORKER", None)
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
 
 
