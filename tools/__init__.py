@@ -1,0 +1,1 @@
+"""Developer tools for gbcs-rig (not installed with the package)."""
