@@ -134,13 +134,8 @@ class RigSession:
         never reuses a counter), the rig's PKI, the device registered, the gaining supplier's ADT."""
         if self._dcc is None:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            inventory = Inventory.open(self.run_dir / "inventory.sqlite")
-            timeout = self.spec.timeouts.response
-            retry = RetryPolicy(attempts=2, interval_s=0.0 if self.emulated else 5.0, response_timeout_s=timeout)
-            dcc = Dcc.from_pki(self.pki, inventory, config=DccConfig(response_timeout_s=timeout, retry=retry))
-            for usage in (Usage.DS, Usage.KA):
-                dcc.keystore.add(self.device_id, usage, private_key=None,
-                                 certificate=self._device_certificate(usage))
+            self._self_check()
+            dcc = self._make_dcc(Inventory.open(self.run_dir / "inventory.sqlite"))
             try:
                 dcc.submit_adt(example_adt(self.pki, supplier=self.GAINING))
             except AdtRejected:
@@ -148,6 +143,38 @@ class RigSession:
             self._dcc = dcc
             self.register()
         return self._dcc
+
+    def _make_dcc(self, inventory: Inventory, retry: RetryPolicy | None = None) -> Dcc:
+        timeout = self.spec.timeouts.response
+        retry = retry or RetryPolicy(attempts=2, interval_s=0.0 if self.emulated else 5.0, response_timeout_s=timeout)
+        dcc = Dcc.from_pki(self.pki, inventory, config=DccConfig(response_timeout_s=timeout, retry=retry))
+        for usage in (Usage.DS, Usage.KA):
+            dcc.keystore.add(self.device_id, usage, private_key=None, certificate=self._device_certificate(usage))
+        return dcc
+
+    def _self_check(self) -> None:
+        """The rig's DCC must refuse an answer that does not verify (``selfcheck``): on a scratch
+        inventory, against an in-memory device of this rig's type and identity. A device type
+        without a transitionalCoS cell has no migration to check it with."""
+        from .selfcheck import check_dcc_verifies_answers
+
+        if self.device_type == "CHF" or self.device is None and not self.emulated:
+            return  # hardware: the device's own private keys are not the rig's to emulate it with
+        path = self.run_dir / "self-check.sqlite"
+        path.unlink(missing_ok=True)
+        inventory = Inventory.open(path)
+        try:
+            dcc = self._make_dcc(inventory, RetryPolicy(attempts=1, interval_s=0.0, response_timeout_s=0.2))
+            hub = self.hub.chf.entity_id if self.hub is not None else None
+            dcc.inventory.add_device(DeviceRecord(device_id=self.device_id, device_type=self.device_type, model="",
+                                                  firmware="", mpxn=EXAMPLE_MPXN,
+                                                  supplier_id=self.pki.entity(self.INCUMBENT), supplier_mpid="SUPB",
+                                                  comms_hub_id=hub, credential_status=CredentialStatus.TCOS),
+                                     replace=True)
+            check_dcc_verifies_answers(dcc, self.device_type, self.device_id, self.pki)
+        finally:
+            inventory.close()
+            path.unlink(missing_ok=True)
 
     def _device_certificate(self, usage: Usage):
         credential = self.pki.credentials.get((self.device_id, usage))

@@ -74,6 +74,8 @@ CATALOGUE: tuple[Scenario, ...] = (
     *(Scenario(name, f"Discarded: {name.replace('-', ' ')}", device.negative(name), order=30,
                needs=("carries_any_frame",) if name in UNROUTABLE_PROBES else ())
       for name in device.NEGATIVES),
+    Scenario("garbled-header", "Discarded by the comms hub function: unreadable grouping header",
+             device.garbled_header, ("CHF",), 30, needs=("carries_any_frame",)),
     Scenario("replayed-counter", "Discarded: replayed counter", device.replayed_counter, order=31),
     Scenario("wrong-key-usage", "Replacement with the wrong key usage fails its cell", device.wrong_key_usage,
              order=32),
@@ -112,6 +114,8 @@ CATALOGUE: tuple[Scenario, ...] = (
              order=75, features=("future_dated",)),
     Scenario("cancellation", "Cancellation of a future-dated change of supplier", device.cancellation, order=80,
              features=("future_dated",)),
+    Scenario("cancellation-other-role", "A cancellation leaves another role's future-dated command pending",
+             device.cancellation_other_role, order=82, features=("future_dated",)),
     Scenario("n65-join-after-switchover", "N65 for a TCoS device joining a comms hub after switch-over",
              device.n65_on_join, ("ESME", "GSME"), 90, needs=("in_process",)),
     *(Scenario(f"srv623-{check.replace('_', '-')}", f"SRV 6.23 check {check} fails", dcc.srv623_check(check),

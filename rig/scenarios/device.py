@@ -328,3 +328,52 @@ def replayed_read(rig: RigSession) -> None:
     rig.evidence.check("first read's response MAC verifies", macd, True)
     steps.expect_discarded(rig, frame, 0x8F53, what="replayed CS02a read")
     steps.supplier_cell_holders(rig)  # a fresh read is answered (and verified)
+
+
+def cancellation_other_role(rig: RigSession) -> None:
+    """A cancellation cancels only its own role's pending commands: the ECoS party's future-dated
+    change of supplier still executes (0x8F66, cells replaced) after the incumbent supplier sends a
+    cancellation (supplierBySupplier dated 9999-12-31T23:59:59Z), which the device answers."""
+    from rig.gbcs.tables import ReplacementMode
+
+    from .authorisation import supplier_replacements
+
+    steps.ensure_state(rig, "ecos")
+    when = steps.execution_time(rig)
+    accepted = rig.dcc.submit_623(steps.cos_request(rig, execution=when), rig.transport)
+    steps.require_service_answer(rig, accepted, "future-dated change of supplier")
+    rig.evidence.check("future-dated 6.23", accepted.status, ServiceStatus.ACCEPTED)
+    message = b.cs02b_command(mode=ReplacementMode.SUPPLIER_BY_SUPPLIER, originator_id=rig.pki.entity(rig.INCUMBENT),
+                              recipient_id=rig.device_id, counter=steps.next_counter(rig, rig.INCUMBENT),
+                              replacements=supplier_replacements(rig, rig.INCUMBENT),
+                              certification_path=[der(rig.pki.issuing_ca.certificate)],
+                              execution_time=b.CANCELLATION_TIME)
+    steps.expect_answered(rig, steps.seal_command(rig, message, rig.INCUMBENT),
+                          what="the supplier's cancellation")
+    steps.pass_time(rig, when)
+    final = rig.dcc.collect_execution_alert(accepted, rig.transport, steps.alert_deadline(rig))
+    if final.response is None:
+        steps.require_service_answer(rig, final, "execution alert 0x8F66")
+    rig.evidence.check("verified execution alert received", final.response is not None, True)
+    seen = steps.alert_codes([decode(final.response)])
+    rig.evidence.check("alert code", [f"0x{c:04X}" for c in seen], ["0x8F66"])
+    rig.evidence.check("cell statuses", [s.split("=")[-1] for s in final.statuses], ["SUCCESS"] * 3)
+    rig.evidence.check("supplier cells read back", steps.supplier_cell_holders(rig), [rig.GAINING] * 3)
+
+
+def garbled_header(rig: RigSession) -> None:
+    """A frame whose grouping header cannot be read (its general-signing tag corrupted) reaches
+    the comms hub function itself, which cannot route it: the CHF discards it with alert 0x8F1E
+    and still answers a read-back."""
+    from rig.gbcs import RemotePartyRole
+
+    acb = rig.pki.entity("acb")
+    message = b.cs02a_command(originator_id=acb, recipient_id=rig.device_id,
+                              counter=rig.dcc.inventory.next_counter(acb, rig.device_id),
+                              authorising_cell=b.ka_cell(RemotePartyRole.ACCESS_CONTROL_BROKER),
+                              roles=(RemotePartyRole.ACCESS_CONTROL_BROKER,))
+    frame = steps.seal_command(rig, message, None)
+    at = frame.index(0xDF)  # the grouping header follows the MAC header
+    spoiled = steps.tamper(frame, index=at, xor=0x20)
+    steps.expect_discarded(rig, spoiled, 0x8F1E, what="garbled grouping header")
+    steps.cos_cell_holder(rig, record="CS02a after the garbled frame")  # answered and verified: still working
