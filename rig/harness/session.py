@@ -158,7 +158,7 @@ class RigSession:
         without a transitionalCoS cell has no migration to check it with."""
         from .selfcheck import check_dcc_verifies_answers
 
-        if self.device_type == "CHF" or self.device is None and not self.emulated:
+        if self.device_type == "CHF" or (self.device is None and not self.emulated):
             return  # hardware: the device's own private keys are not the rig's to emulate it with
         path = self.run_dir / "self-check.sqlite"
         path.unlink(missing_ok=True)

@@ -120,6 +120,29 @@ class Probe:
 #: the holder of each role's DS cell on a factory-fresh (pre-migration) device, by PKI label
 FACTORY_HOLDERS = {R.SUPPLIER: "supplier_a", R.TRANSITIONAL_COS: "tcos", R.NETWORK_OPERATOR: "network_operator",
                    R.RECOVERY: "recovery", R.WAN_PROVIDER: "wan_provider"}
+#: the two parties the rig moves a role's cells between, so a replacement always shows in a read-back
+ALTERNATIVES = {R.SUPPLIER: ("supplier_a", "supplier_b"), R.TRANSITIONAL_COS: ("tcos", "ecos")}
+
+
+@dataclass(frozen=True)
+class Holders:
+    """Who holds the DS cell of each role the probes use, read back from the device (a device
+    that is not reset between scenarios has moved on from its factory state)."""
+
+    cos: str | None
+    suppliers: list[str]
+
+    def of(self, role: R) -> str:
+        if role == R.SUPPLIER:
+            return self.suppliers[0] if self.suppliers else FACTORY_HOLDERS[role]
+        if role == R.TRANSITIONAL_COS:
+            return self.cos or FACTORY_HOLDERS[role]
+        return FACTORY_HOLDERS[role]
+
+    def other(self, role: R) -> str:
+        """The party of ``role`` that does not hold its cells now."""
+        first, second = ALTERNATIVES[role]
+        return second if self.of(role) == first else first
 
 
 def _signed_modes(rig: RigSession) -> list[ReplacementMode]:
@@ -134,36 +157,40 @@ def _has_party(rig: RigSession, label: str) -> bool:
     return label in rig.pki.parties and (rig.pki.entity(label), Usage.DS) in rig.pki.credentials
 
 
-def wrong_authoriser_probes(rig: RigSession) -> list[Probe]:
-    """Per mode: signed by a party whose own DS cell is named as the authorising cell, of a role
-    that is not the mode's (the supplier for a CoS mode, the TCoS party for the others)."""
+def wrong_authoriser_probes(rig: RigSession, now: Holders) -> list[Probe]:
+    """Per mode: signed by the holder of another role's DS cell, named as the authorising cell (the
+    supplier for a CoS mode, the CoS party for the others): only the mode's authorisation is wrong."""
     probes = []
     for mode in _signed_modes(rig):
         rule = MODE_RULES[mode]
         other = R.TRANSITIONAL_COS if rule.authorising_role == R.SUPPLIER else R.SUPPLIER
         target = "cos" if R.TRANSITIONAL_COS in rule.target_roles else "supplier"
-        if _has_party(rig, FACTORY_HOLDERS[other]):
-            probes.append(Probe(mode, FACTORY_HOLDERS[other], other, target))
+        if _has_party(rig, now.of(other)):
+            probes.append(Probe(mode, now.of(other), other, target))
     return probes
 
 
-def wrong_target_probes(rig: RigSession) -> list[Probe]:
-    """Per mode: signed by the mode's own authoriser, replacing cells of a role the mode does not
-    target (the supplier's cells, or the transitionalCoS cell for a mode that targets suppliers)."""
+def wrong_target_probes(rig: RigSession, now: Holders) -> list[Probe]:
+    """Per mode: signed by the holder of the mode's own authorising cell, replacing cells of a role
+    the mode does not target (the supplier's cells, or the transitionalCoS cell for a mode that
+    targets suppliers)."""
     probes = []
     for mode in _signed_modes(rig):
         rule = MODE_RULES[mode]
         target = "cos" if R.SUPPLIER in rule.target_roles else "supplier"
         if target == "cos" and R.TRANSITIONAL_COS in rule.target_roles:
             continue  # the mode targets both (recovery, contingency): nothing of ours is outside it
-        signer = FACTORY_HOLDERS[rule.authorising_role]
+        signer = now.of(rule.authorising_role)
         if _has_party(rig, signer):
             probes.append(Probe(mode, signer, rule.authorising_role, target))
     return probes
 
 
-def _replacements(rig: RigSession, target: str):
-    return supplier_replacements(rig, rig.GAINING) if target == "supplier" else cos_replacement(rig, "ecos")
+def _replacements(rig: RigSession, target: str, now: Holders):
+    """Certificates of the party that does not hold the target cells now (a change would show)."""
+    if target == "supplier":
+        return supplier_replacements(rig, now.other(R.SUPPLIER))
+    return cos_replacement(rig, now.other(R.TRANSITIONAL_COS))
 
 
 def mode_authorisation(rig: RigSession) -> None:
@@ -172,12 +199,14 @@ def mode_authorisation(rig: RigSession) -> None:
     unchanged. Afterwards a genuine command is accepted (verified response, every cell SUCCESS)."""
     steps.ensure_state(rig, "tcos")
     before = holders(rig)
-    probes = wrong_authoriser_probes(rig)
+    now = Holders(*before)
+    probes = wrong_authoriser_probes(rig, now)
     if not probes:
         raise Inconclusive("set-up: the rig's PKI holds no party to sign a wrongly authorised probe")
-    rig.evidence.note("probes", ", ".join(f"{p.mode.name} by {p.signer}" for p in probes))
+    rig.evidence.note("probes", ", ".join(f"{p.mode.name} by {p.signer} ({p.authorising_role.name} cell)"
+                                          for p in probes))
     for probe in probes:
-        frame = command(rig, probe.mode, probe.signer, _replacements(rig, probe.target),
+        frame = command(rig, probe.mode, probe.signer, _replacements(rig, probe.target, now),
                         authorising_role=probe.authorising_role)
         expect_refused(rig, frame, what=f"{probe.mode.name} authorised by {probe.authorising_role.name}", before=before)
     message, signer = steps.change_of_supplier_command(rig)
@@ -190,13 +219,14 @@ def mode_target_roles(rig: RigSession) -> None:
     notAuthorized (11), and the cells read back unchanged."""
     steps.ensure_state(rig, "tcos")
     before = holders(rig)
-    probes = wrong_target_probes(rig)
+    now = Holders(*before)
+    probes = wrong_target_probes(rig, now)
     if not probes:
         raise Inconclusive("set-up: the rig's PKI holds no party to sign a mode's own command")
     rig.evidence.note("probes", ", ".join(f"{p.mode.name} replacing {p.target}" for p in probes))
     for probe in probes:
         what = f"{probe.mode.name} replacing the {probe.target} cells"
-        replacements = _replacements(rig, probe.target)
+        replacements = _replacements(rig, probe.target, now)
         statuses = steps.expect_answered(rig, command(rig, probe.mode, probe.signer, replacements), what=what)
         rig.evidence.check(f"{what}: cell statuses", statuses, [StatusCode.NOT_AUTHORIZED.name] * len(replacements))
         rig.evidence.check(f"{what}: cells read back unchanged", holders(rig), before)

@@ -343,13 +343,13 @@ def cancellation_other_role(rig: RigSession) -> None:
     accepted = rig.dcc.submit_623(steps.cos_request(rig, execution=when), rig.transport)
     steps.require_service_answer(rig, accepted, "future-dated change of supplier")
     rig.evidence.check("future-dated 6.23", accepted.status, ServiceStatus.ACCEPTED)
-    message = b.cs02b_command(mode=ReplacementMode.SUPPLIER_BY_SUPPLIER, originator_id=rig.pki.entity(rig.INCUMBENT),
-                              recipient_id=rig.device_id, counter=steps.next_counter(rig, rig.INCUMBENT),
-                              replacements=supplier_replacements(rig, rig.INCUMBENT),
+    supplier = steps.supplier_cell_holders(rig)[0]  # the supplier the device trusts now
+    message = b.cs02b_command(mode=ReplacementMode.SUPPLIER_BY_SUPPLIER, originator_id=rig.pki.entity(supplier),
+                              recipient_id=rig.device_id, counter=steps.next_counter(rig, supplier),
+                              replacements=supplier_replacements(rig, supplier),
                               certification_path=[der(rig.pki.issuing_ca.certificate)],
                               execution_time=b.CANCELLATION_TIME)
-    steps.expect_answered(rig, steps.seal_command(rig, message, rig.INCUMBENT),
-                          what="the supplier's cancellation")
+    steps.expect_answered(rig, steps.seal_command(rig, message, supplier), what="the supplier's cancellation")
     steps.pass_time(rig, when)
     final = rig.dcc.collect_execution_alert(accepted, rig.transport, steps.alert_deadline(rig))
     if final.response is None:
@@ -377,3 +377,41 @@ def garbled_header(rig: RigSession) -> None:
     spoiled = steps.tamper(frame, index=at, xor=0x20)
     steps.expect_discarded(rig, spoiled, 0x8F1E, what="garbled grouping header")
     steps.cos_cell_holder(rig, record="CS02a after the garbled frame")  # answered and verified: still working
+
+
+#: a counter floor far above any counter the rig uses, so a floor wrongly applied shows at once
+HIGH_FLOOR = 2**62
+
+
+def floors_when_all_fail(rig: RigSession) -> None:
+    """A change of supplier whose every replacement fails (certificates from an unknown CA) and
+    which asks for a supplier counter floor far above any in use: the device applies no floor
+    (none reported in the response), and the supplier's next command, with an ordinary counter, is
+    still accepted (verified response, every cell SUCCESS)."""
+    from rig.gbcs.tables import ReplacementMode
+
+    from .authorisation import supplier_replacements
+
+    steps.ensure_state(rig, "tcos")
+    unknown = der(rig.pki.variants["unknown_ca_supplier_b_ds"].certificate)
+    failing = [replace(r, certificate=unknown) for r in steps.supplier_replacements(rig)]
+    signer = steps.cos_signer(rig)
+    message = b.cs02b_command(mode=ReplacementMode.SUPPLIER_BY_TRANS_COS, originator_id=rig.pki.entity(signer),
+                              recipient_id=rig.device_id, counter=steps.next_counter(rig, signer),
+                              replacements=failing, certification_path=[der(rig.pki.issuing_ca.certificate)],
+                              other_changes=(b.supplier_floor(HIGH_FLOOR, HIGH_FLOOR),))
+    exchange = rig.exchange(steps.seal_command(rig, message, signer))
+    steps.record_exchange(rig, exchange)
+    steps.require_response(rig, exchange, "change of supplier whose every replacement fails")
+    rig.evidence.check("answered", exchange.response is not None, True)
+    rig.evidence.check("device signature", steps.device_signed(rig, exchange), True)
+    outcome = exchange.response.payload.execution_outcome
+    rig.evidence.check("cell statuses", [StatusCode(o.status).name for o in outcome.outcomes],
+                       [StatusCode.NO_TRUST_ANCHOR.name] * 3)
+    rig.evidence.check("counter floors applied", [int(c.role) for c in outcome.seq_number_changes], [])
+    supplier = steps.supplier_cell_holders(rig)[0]
+    frame = steps.seal_command(rig, b.cs02b_command(
+        mode=ReplacementMode.SUPPLIER_BY_SUPPLIER, originator_id=rig.pki.entity(supplier), recipient_id=rig.device_id,
+        counter=steps.next_counter(rig, supplier), replacements=supplier_replacements(rig, supplier),
+        certification_path=[der(rig.pki.issuing_ca.certificate)]), supplier)
+    steps.expect_accepted(rig, frame, what="the supplier's next command, ordinary counter")

@@ -56,6 +56,7 @@ PROFILES = "firmware_emu/profiles.py"
 REJECTIONS = "firmware_emu/rejections.py"
 STORE = "firmware_emu/store.py"
 HUB = "firmware_emu/hub.py"
+COUNTERS = "firmware_emu/counters.py"
 
 # a device that keeps the certificate a replacement superseded and still honours it
 _FORMER_AUTH = _h(DEVICE, "        anchor = self.cell_certificate(cell)\n        if anchor is None:",
@@ -102,8 +103,7 @@ MUTANTS: tuple[Mutant, ...] = (
            "a command addressed to another device is discarded (only the all-zero id is refused)",
            (_h(DEVICE, "        if message.recipient_id != self.entity_id:",
                "        if message.recipient_id == NO_ID:"),),
-           "wrong_recipient_direct",
-           reach="behind the emulated hub the wrong-recipient probe is dropped by the hub, never reaching the device"),
+           "wrong_recipient_direct"),
     # -- certification path validation of replacement certificates ---------------------------
     Mutant("cpv-no-signature-check", FW,
            "path validation verifies every certificate signature (the per-command memo skips the check)",
@@ -194,9 +194,12 @@ MUTANTS: tuple[Mutant, ...] = (
            (_h(CS02B, "        outcomes.append(ReplacementOutcome(target, status, old_id, old_key, new_id, new_key))",
                "        outcomes.append(ReplacementOutcome(target, StatusCode.SUCCESS, old_id, old_key, new_id, new_key))"),),
            "wrong_key_usage"),
-    Mutant("floors-not-applied-when-all-fail", FW,
-           "floors [4][5][6] are applied even when every replacement failed (the project's reading)",
-           (_h(PROFILES, "    apply_floors_when_all_fail: bool = True", "    apply_floors_when_all_fail: bool = False"),),
+    Mutant("floors-applied-when-all-fail", FW,
+           "no floor [4][5][6] is applied by a command whose every replacement failed (applied as requested "
+           "instead: a failed command resets counters)",
+           (_h(COUNTERS, "        if role not in replaced:  # rule scope\n            continue",
+               "        if role not in replaced and replaced:  # rule scope\n            continue"),
+            _h(COUNTERS, "        new_key = replaced[role]\n", "        new_key = replaced.get(role, b\"\")\n")),
            "floors_all_failed"),
     Mutant("other-floors-applied-to-authorising-role", FW,
            "otherRemotePartySeqNumberChanges [6] set the floors of the roles they name (applied to the "
@@ -209,13 +212,11 @@ MUTANTS: tuple[Mutant, ...] = (
            "state changes are saved before the response leaves the device (lost at a power cut)",
            (_h(CS02B, "        outcome = execute(device, message, command, refused=refused)\n    device.save()",
                "        outcome = execute(device, message, command, refused=refused)"),),
-           "saved_before_response",
-           reach="prove's emulated devices keep state in memory: no scenario cuts power or restarts a device"),
+           "saved_before_response"),
     Mutant("non-atomic-store", FW,
            "the trust anchor store is written atomically (written in place: a power cut leaves half a file)",
            (_h(STORE, "        tmp = path.with_name(path.name + \".tmp\")", "        tmp = path"),),
-           "power_cut_partial_write",
-           reach="prove's emulated devices keep state in memory: no scenario cuts power during a save"),
+           "power_cut_partial_write"),
     Mutant("cs02a-stale-holder", FW,
            "CS02a reports the cell's current holder (a cached, stale reading)",
            (_h(CRED, "        cert = device.cell_certificate(cell)\n        if cert is not None:\n            contents.append(",
