@@ -67,6 +67,11 @@ _FORMER_AUTH = _h(DEVICE, "        anchor = self.cell_certificate(cell)\n       
                   "        if anchor is None:")
 
 
+# an execution that produced no alert frame is not sent (with a hunk that makes it produce none)
+_SKIP_NONE = _h(CS02B, "            frames.append(_execute_pending(device, pending))",
+                "            frames.extend(f for f in [_execute_pending(device, pending)] if f is not None)")
+
+
 def _keep_former(role: str) -> Hunk:
     return _h(CS02B, "            device.state.cells[target] = new.der\n",
               f"            if existing is not None and target.role == RemotePartyRole.{role}:\n"
@@ -130,6 +135,12 @@ MUTANTS: tuple[Mutant, ...] = (
            (_h(CPV, "        if issuer is None:\n            return CpvFailure.NO_CHAIN",
                "        if issuer is None:\n            return None"),),
            "missing_issuing_ca"),
+    Mutant("root-signed-organisation-accepted", FW,
+           "an organisation certificate must come from an issuing CA (one the root signed itself is accepted)",
+           (_h(CPV, "            if current is leaf and needs_issuing_ca and _is_root(anchor):\n"
+               "                return CpvFailure.NO_ISSUING_CA\n            return None if",
+               "            return None if"),),
+           "root_signed_organisation"),
     Mutant("policies-not-checked", FW,
            "certificatePolicies must be present and critical",
            (_h(CPV, "    if not cert.policies_critical:\n        return CpvFailure.POLICY",
@@ -162,32 +173,33 @@ MUTANTS: tuple[Mutant, ...] = (
            "forged_burns_counter"),
     Mutant("counter-not-committed", FW,
            "an accepted command's counter is committed (else a replay is accepted)",
-           (_h(CS02B, "    device.commit_counter(cell.role, message.originator_counter)\n    if command.is_cancellation:",
+           (_h(CS02B, "    counters.commit(device.state, cell.role, message.originator_counter)\n    if command.is_cancellation:",
                "    if command.is_cancellation:"),),
            "replay"),
     Mutant("counter-greater-or-equal", FW,
            "a command's counter must be strictly above the stored counter (>= accepted instead of >)",
-           (_h(DEVICE, "        if message.originator_counter <= stored:",
-               "        if message.originator_counter < stored:"),),
+           (_h(COUNTERS, "    return counter > stored(state, role)", "    return counter >= stored(state, role)"),),
            "replay"),
     Mutant("cs02a-counter-not-committed", FW,
            "a CS02a read's counter is committed too",
            (_h(CRED, "    device.authenticate(raw, message, cell, signed=signed)\n"
-               "    device.commit_counter(cell.role, message.originator_counter)",
+               "    counters.commit(device.state, cell.role, message.originator_counter)",
                "    device.authenticate(raw, message, cell, signed=signed)"),),
            "cs02a_replay"),
     # -- execution and the response -------------------------------------------------------------
     Mutant("response-signed-with-ka-key", FW,
            "a CS02b response is signed with the device's DS key (the KA key is used)",
-           (_h(CS02B, "    return [device.sign(response)]\n\n\ndef _cancel",
-               "    return [_seal(response, signer=device.identity.ka_key)]\n\n\ndef _cancel"),
-            _h(CS02B, "from . import cpv\n", "from rig.crypto import seal as _seal\n\nfrom . import cpv\n")),
+           (_h(CS02B, "    frame = device.sign(response)\n    device.save()",
+               "    frame = _seal(response, signer=device.identity.ka_key)\n    device.save()"),
+            _h(CS02B, "from . import counters, cpv\n",
+               "from rig.crypto import seal as _seal\n\nfrom . import counters, cpv\n")),
            "response_signature"),
     Mutant("response-unsigned", FW,
            "a CS02b response carries the device's signature (sent unsigned)",
-           (_h(CS02B, "    return [device.sign(response)]\n\n\ndef _cancel",
-               "    return [_seal(response)]\n\n\ndef _cancel"),
-            _h(CS02B, "from . import cpv\n", "from rig.crypto import seal as _seal\n\nfrom . import cpv\n")),
+           (_h(CS02B, "    frame = device.sign(response)\n    device.save()",
+               "    frame = _seal(response)\n    device.save()"),
+            _h(CS02B, "from . import counters, cpv\n",
+               "from rig.crypto import seal as _seal\n\nfrom . import counters, cpv\n")),
            "response_signature"),
     Mutant("response-success-for-failed-cell", FW,
            "the response reports each cell's real status (SUCCESS for a failed cell)",
@@ -204,14 +216,15 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("other-floors-applied-to-authorising-role", FW,
            "otherRemotePartySeqNumberChanges [6] set the floors of the roles they name (applied to the "
            "authorising role instead)",
-           (_h(CS02B, "        changes.extend(control.other_seq_number_changes or ())",
-               "        changes.extend(SeqNumberChange(role, c.floor_seq_number, c.specialist_floor_seq_numbers)\n"
-               "                       for c in control.other_seq_number_changes or ())"),),
+           (_h(COUNTERS, "    changes.extend(control.other_seq_number_changes or ())",
+               "    changes.extend(SeqNumberChange(RemotePartyRole(authorising_role), c.floor_seq_number,\n"
+               "                                   c.specialist_floor_seq_numbers)\n"
+               "                   for c in control.other_seq_number_changes or ())"),),
            "other_floors"),
     Mutant("state-not-saved-before-response", FW,
            "state changes are saved before the response leaves the device (lost at a power cut)",
-           (_h(CS02B, "        outcome = execute(device, message, command, refused=refused)\n    device.save()",
-               "        outcome = execute(device, message, command, refused=refused)"),),
+           (_h(CS02B, "    frame = device.sign(response)\n    device.save()  # after everything that could fail",
+               "    frame = device.sign(response)\n    # after everything that could fail"),),
            "saved_before_response"),
     Mutant("non-atomic-store", FW,
            "the trust anchor store is written atomically (written in place: a power cut leaves half a file)",
@@ -233,13 +246,15 @@ MUTANTS: tuple[Mutant, ...] = (
            "future_dated"),
     Mutant("no-8f66", FW,
            "a future-dated command that executed sends alert 0x8F66",
-           (_h(CS02B, "        frames.append(device.sign(alert))",
-               "        if code != ALERT_FUTURE_DATED_SUCCESS:\n            frames.append(device.sign(alert))"),),
+           (_h(CS02B, "    device.log(code, f\"future-dated command {command.control.seq_number} executed\")\n",
+               "    device.log(code, f\"future-dated command {command.control.seq_number} executed\")\n"
+               "    if code == ALERT_FUTURE_DATED_SUCCESS:\n        return None\n"), _SKIP_NONE),
            "future_dated"),
     Mutant("no-8f67", FW,
            "a future-dated command that failed sends alert 0x8F67",
-           (_h(CS02B, "        frames.append(device.sign(alert))",
-               "        if code != ALERT_FUTURE_DATED_FAILURE:\n            frames.append(device.sign(alert))"),),
+           (_h(CS02B, "    device.log(code, f\"future-dated command {command.control.seq_number} executed\")\n",
+               "    device.log(code, f\"future-dated command {command.control.seq_number} executed\")\n"
+               "    if code == ALERT_FUTURE_DATED_FAILURE:\n        return None\n"), _SKIP_NONE),
            "future_dated_failing"),
     Mutant("cancellation-ignored", FW,
            "a cancellation removes the pending future-dated commands",
@@ -277,8 +292,8 @@ MUTANTS: tuple[Mutant, ...] = (
            "alert_signature"),
     Mutant("alert-counter-not-increasing", FW,
            "each alert carries a fresh, increasing originator counter",
-           (_h(DEVICE, "        self.state.alert_counter += 1\n        return self.state.alert_counter",
-               "        return self.state.alert_counter + 1"),),
+           (_h(COUNTERS, "    state.alert_counter += 1\n    return state.alert_counter",
+               "    return state.alert_counter + 1"),),
            "alert_counters"),
     Mutant("malformed-raises-no-alert", FW,
            "a command failing its integrity checks raises 0x8F1E",
@@ -287,7 +302,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("device-silent-on-undecodable-frame", FW,
            "the device under test raises 0x8F1E for a frame it cannot decode (it stays silent; the hub's "
            "own alert hides this)",
-           (_h(DEVICE, "        except GbcsDecodeError as err:\n            return self._reject(Rejected(Reason.MALFORMED, str(err)))",
+           (_h(DEVICE, "        except GbcsDecodeError as err:\n            raise Rejected(Reason.MALFORMED, str(err)) from None",
                "        except GbcsDecodeError as err:\n            self.log(0, f\"undecodable: {err}\")\n            return []"),),
            "truncated_direct"),
     Mutant("hub-drops-undecodable-silently", FW,

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .apply import ROOT, Stale, fresh_copy, plant
-from .catalogue import Mutant
+from .catalogue import DCC, Mutant
 
 #: exit codes of ``gbcs-rig prove`` that mean "the rig judged the model" (not MIGRATABLE / not proven)
 CAUGHT_EXITS = (1, 3)
@@ -88,7 +88,21 @@ def _failed_scenarios(report: Path) -> list[str]:
     return failed
 
 
-def run_prove(copy: Path, report: Path, *, timeout: float = PROVE_TIMEOUT_S) -> Run:
+def _failed_dcc_checks(report: Path) -> list[str]:
+    """The rig's own DCC-side checks (kind ``dcc``) that failed: prove reports them in their own
+    section and, by design, they do not change the device verdict (docs/verdict.md)."""
+    failed = []
+    try:
+        for line in (report / "journal.jsonl").read_text().splitlines():
+            record = json.loads(line)
+            if record.get("type") == "test" and record.get("kind") == "dcc" and record.get("outcome") == "failed":
+                failed.append(f"{record.get('scenario')}[{record.get('rig', '')}]")
+    except (OSError, ValueError):
+        pass
+    return failed
+
+
+def run_prove(copy: Path, report: Path, *, timeout: float = PROVE_TIMEOUT_S, dcc_side: bool = False) -> Run:
     command = [sys.executable, "-m", "rig.cli.main", "prove", "--config", "hw_configs/emulated.toml",
                "--report", str(report)]
     try:
@@ -96,15 +110,22 @@ def run_prove(copy: Path, report: Path, *, timeout: float = PROVE_TIMEOUT_S) -> 
                               timeout=timeout)
     except subprocess.TimeoutExpired:
         return Run(Result.ERROR, detail=f"prove did not finish within {timeout:.0f} s")
-    return classify(done.returncode, done.stdout, done.stderr, _failed_scenarios(report))
+    return classify(done.returncode, done.stdout, done.stderr, _failed_scenarios(report),
+                    dcc_failed=_failed_dcc_checks(report) if dcc_side else ())
 
 
-def classify(returncode: int, stdout: str, stderr: str, failed: list[str]) -> Run:
-    """caught / survived / error from prove's exit code, its verdict lines and the failed scenarios."""
+def classify(returncode: int, stdout: str, stderr: str, failed: list[str], *, dcc_failed=()) -> Run:
+    """caught / survived / error from prove's exit code, its verdict lines and the failed scenarios.
+
+    ``dcc_failed``: for a bug in the rig's DCC side, the DCC-side checks prove reported failed; a
+    device verdict of MIGRATABLE with one of them failed is the bug caught where it lives."""
     verdicts = {m["model"].strip(): m["verdict"].strip() for m in VERDICT_LINE.finditer(stdout)
                 if not m["model"].startswith(("[", "gbcs-rig prove:", "report"))}
     crashed = "Traceback" in stderr
     if not crashed and returncode == 0 and verdicts and all(v == "MIGRATABLE" for v in verdicts.values()):
+        if dcc_failed:
+            return Run(Result.CAUGHT, 0, verdicts, list(dcc_failed),
+                       detail="caught by prove's DCC-side checks (they do not change the device verdict)")
         return Run(Result.SURVIVED, 0, verdicts, failed)
     # judged: a verdict-bearing exit backed by verdict lines or failed scenarios, or exit 0 with a
     # model not MIGRATABLE; anything else (a crash, exit 2, no verdict at all) is an error
@@ -146,7 +167,7 @@ def evaluate(mutant: Mutant | None, *, suite: bool = False, source: Path = ROOT,
             except Stale as err:
                 return Outcome(mutant, Run(Result.STALE, detail=str(err)),
                                Run(Result.STALE, detail=str(err)) if suite else Run(Result.NOT_RUN))
-        outcome = Outcome(mutant, run_prove(copy, base / "report"))
+        outcome = Outcome(mutant, run_prove(copy, base / "report", dcc_side=mutant is not None and mutant.layer == DCC))
         if suite:
             outcome.suite = run_suite(copy)
         if keep is not None:

@@ -188,6 +188,16 @@ def forged_ca_signature(pki):
 
 
 @probe
+def root_signed_organisation(pki):
+    from rig.crypto import Usage
+    from rig.scenarios.forgery import reissue
+
+    cert = reissue(pki.credential("supplier_b", Usage.DS).certificate, pki.root.private_key,
+                   issuer=pki.root.certificate)
+    return _cos_with_ds(Bench(pki), cert)
+
+
+@probe
 def wrong_key_usage(pki):
     return _cos_with_ds(Bench(pki), pki.variants["wrong_key_usage_supplier_b_ds"].certificate)
 
