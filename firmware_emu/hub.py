@@ -1,7 +1,9 @@
 """An emulated communications hub: the CHF, the GPF and the devices on its device log.
 
 The hub fronts every device it serves on one link (as a real comms hub does on the WAN): a
-frame goes to the device whose entity id is the grouping-header recipient, and ``poll``
+frame goes to the device whose entity id is the grouping-header recipient (read from the header
+alone, so a frame broken further on still reaches that device, whose own checks discard it),
+``forward`` hands a frame to a device by its HAN address whatever its header names, and ``poll``
 gathers what any of them emits. Joining a device adds it to the device log; the rig's DCC
 side is told separately (a real DCC learns it from the CCS01 it sent).
 """

@@ -86,3 +86,12 @@ NOT = "gbcs-rig emulated GSME 0.1.0             NOT MIGRATABLE: replayed-counter
 ])
 def test_prove_results_are_classified_from_exit_code_and_verdicts(code, stdout, stderr, failed, expected):
     assert classify(code, stdout, stderr, failed).result is expected
+
+
+def test_a_dcc_side_bug_is_caught_by_a_failed_dcc_side_check_only():
+    """A rig.dcc bug that only the DCC-side section sees is caught (by design those checks do not
+    change the device verdict); without a failed one the mutant survives."""
+    stdout = MIGRATABLE + "report: r/index.html\n"
+    caught = classify(0, stdout, "", [], dcc_failed=["srv623-mpxn[esme]"])
+    assert caught.result is Result.CAUGHT and caught.failed == ["srv623-mpxn[esme]"]
+    assert classify(0, stdout, "", [], dcc_failed=[]).result is Result.SURVIVED
