@@ -96,6 +96,8 @@ CATALOGUE: tuple[Scenario, ...] = (
     Scenario("replayed-read", "Discarded: replayed CS02a read", device.replayed_read, ALL, 36),
     Scenario("floors-when-all-fail", "No counter floor from a command whose every replacement failed",
              device.floors_when_all_fail, order=36),
+    Scenario("floor-for-named-role", "A supplier floor in [6] is the supplier's floor", device.floor_for_named_role,
+             order=38),
     Scenario("mode-authorisation", "Each mode authorised only by its own role's cell", authorisation.mode_authorisation,
              order=36),
     Scenario("mode-target-roles", "Each mode replaces only the roles it targets", authorisation.mode_target_roles,

@@ -415,3 +415,43 @@ def floors_when_all_fail(rig: RigSession) -> None:
         counter=steps.next_counter(rig, supplier), replacements=supplier_replacements(rig, supplier),
         certification_path=[der(rig.pki.issuing_ca.certificate)]), supplier)
     steps.expect_accepted(rig, frame, what="the supplier's next command, ordinary counter")
+
+
+def floor_for_named_role(rig: RigSession) -> None:
+    """A change of supplier whose otherRemotePartySeqNumberChanges [6] set the supplier's floor
+    well above the gaining supplier's counters: the device reports that floor for the supplier
+    role, then refuses the gaining supplier's command at the floor (0x8F53) and accepts the next
+    one above it (verified response, every cell SUCCESS)."""
+    from rig.gbcs import RemotePartyRole
+    from rig.gbcs.tables import ReplacementMode
+
+    from .authorisation import supplier_replacements
+
+    steps.ensure_state(rig, "tcos")
+    gaining = rig.pki.entity(rig.GAINING)
+    floor = steps.next_counter(rig, rig.GAINING) + 1000
+    rig.dcc.inventory.raise_floor(gaining, rig.device_id, floor + 1)  # the rig never reuses them
+    signer = steps.cos_signer(rig)
+    message = b.cs02b_command(mode=ReplacementMode.SUPPLIER_BY_TRANS_COS, originator_id=rig.pki.entity(signer),
+                              recipient_id=rig.device_id, counter=steps.next_counter(rig, signer),
+                              replacements=supplier_replacements(rig, rig.GAINING),
+                              certification_path=[der(rig.pki.issuing_ca.certificate)],
+                              other_changes=(b.supplier_floor(floor, floor),))
+    exchange = rig.exchange(steps.seal_command(rig, message, signer))
+    steps.record_exchange(rig, exchange)
+    steps.require_response(rig, exchange, "change of supplier with a supplier floor")
+    rig.evidence.check("answered", exchange.response is not None, True)
+    rig.evidence.check("device signature", steps.device_signed(rig, exchange), True)
+    outcome = exchange.response.payload.execution_outcome
+    rig.evidence.check("cell statuses", [StatusCode(o.status).name for o in outcome.outcomes], ["SUCCESS"] * 3)
+    rig.evidence.check("counter floors applied", [(RemotePartyRole(c.role).name, c.floor_seq_number)
+                                                  for c in outcome.seq_number_changes], [("SUPPLIER", floor)])
+
+    def supplier_command(counter: int) -> bytes:
+        return steps.seal_command(rig, b.cs02b_command(
+            mode=ReplacementMode.SUPPLIER_BY_SUPPLIER, originator_id=gaining, recipient_id=rig.device_id,
+            counter=counter, replacements=supplier_replacements(rig, rig.GAINING),
+            certification_path=[der(rig.pki.issuing_ca.certificate)]), rig.GAINING)
+
+    steps.expect_discarded(rig, supplier_command(floor), 0x8F53, what="the gaining supplier's command at the floor")
+    steps.expect_accepted(rig, supplier_command(floor + 1), what="the gaining supplier's command above the floor")
