@@ -45,10 +45,10 @@ def test_prove_on_the_emulated_default_proves_every_model(tmp_path, capsys):
     assert {r["outcome"] for r in records} == {"passed", "not-applicable"}
     for record in (r for r in records if r["outcome"] == "not-applicable"):
         assert record["reason"] and record.get("synthesised")  # declared by the catalogue, never run
-    assert len([r for r in records if r["outcome"] == "passed"]) == 70
+    assert len([r for r in records if r["outcome"] == "passed"]) == 114
     assert "The rig's own DCC-side checks</h2>" in page and "not counted for the device verdict" in page
-    assert re.search(r"Device conformance</h2><p>19 required scenario results counted for the verdict: 19 passed", page)
-    assert "MIGRATABLE: all 19 required scenario results passed" in page
+    assert re.search(r"Device conformance</h2><p>33 required scenario results counted for the verdict: 33 passed", page)
+    assert "MIGRATABLE: all 33 required scenario results passed" in page
     migration = next(r for r in records if r["scenario"] == "migration" and r["rig"] == "esme")
     messages = [decode(bytes.fromhex(f["hex"])) for f in migration["frames"]]
     assert [m.message_code for m in messages if m.cra_flag == CraFlag.COMMAND] == [0x0008, 0x0008, 0x0106, 0x0008]
