@@ -242,7 +242,9 @@ def test_xdist_workers_each_drive_their_own_emulated_rigs(pytester):
     log_dir = pytester.path / "rig-logs"
     result = pytester.runpytest_subprocess(*plugin_args(), f"--rig-config={EMULATED}", f"--rig-log-dir={log_dir}",
                                            "-p", "no:cacheprovider", "-n", "2", "-k", "migration or read_back")
-    result.assert_outcomes(passed=4 + 4 + 3 + 3)  # read-back, migration, expired-TCoS, CoS-before-migration
+    # read-back, migration, expired-TCoS, CoS-before-migration, forged-signature-migration,
+    # old-holder-after-migration, power-cut-during-migration
+    result.assert_outcomes(passed=4 + 4 + 3 + 3 + 3 + 3 + 3)
     records = [r for r in journal(log_dir) if r["type"] == "test"]
     assert {r["worker"] for r in records} == {"gw0", "gw1"}
     assert all(r["outcome"] == "passed" for r in records)

@@ -45,10 +45,10 @@ def test_prove_on_the_emulated_default_proves_every_model(tmp_path, capsys):
     assert {r["outcome"] for r in records} == {"passed", "not-applicable"}
     for record in (r for r in records if r["outcome"] == "not-applicable"):
         assert record["reason"] and record.get("synthesised")  # declared by the catalogue, never run
-    assert len([r for r in records if r["outcome"] == "passed"]) == 70
+    assert len([r for r in records if r["outcome"] == "passed"]) == 114
     assert "The rig's own DCC-side checks</h2>" in page and "not counted for the device verdict" in page
-    assert re.search(r"Device conformance</h2><p>19 required scenario results counted for the verdict: 19 passed", page)
-    assert "MIGRATABLE: all 19 required scenario results passed" in page
+    assert re.search(r"Device conformance</h2><p>33 required scenario results counted for the verdict: 33 passed", page)
+    assert "MIGRATABLE: all 33 required scenario results passed" in page
     migration = next(r for r in records if r["scenario"] == "migration" and r["rig"] == "esme")
     messages = [decode(bytes.fromhex(f["hex"])) for f in migration["frames"]]
     assert [m.message_code for m in messages if m.cra_flag == CraFlag.COMMAND] == [0x0008, 0x0008, 0x0106, 0x0008]
@@ -82,8 +82,8 @@ def test_a_non_migratable_model_is_named_with_its_failing_scenario(tmp_path, cap
     assert code == 1
     assert verdicts(report / "index.html") == {"ACME NOMIGRATE-1 2.0": "NOT MIGRATABLE"}
     page = (report / "proof-acme-nomigrate-1-2-0.html").read_text()
-    assert "NOT MIGRATABLE: failed: TCoS to ECoS migration on stubborn" in page
-    assert "NOT MIGRATABLE: failed: TCoS to ECoS migration" in capsys.readouterr().out
+    assert re.search(r"NOT MIGRATABLE: failed: [^<]*TCoS to ECoS migration on stubborn", page)
+    assert re.search(r"NOT MIGRATABLE: failed: .*TCoS to ECoS migration", capsys.readouterr().out)
     records = {r["scenario"]: r for r in journal_module.tests(report / "journal.jsonl")}
     assert records["initial-read-back"]["outcome"] == "passed"
     assert records["forged-signature"]["outcome"] == "passed"  # the model is conforming otherwise
@@ -121,7 +121,7 @@ def test_resume_after_a_killed_run_never_reuses_a_counter(tmp_path):
     finally:
         process.wait(timeout=30)
     first = [r for r in journal_module.tests(journal) if not r.get("synthesised")]
-    assert 12 <= len(first) < 70, "the run must be interrupted part way"
+    assert 12 <= len(first) < 114, "the run must be interrupted part way"
     assert not any(json.loads(line)["type"] == "end" for line in journal.read_text().splitlines() if line.strip())
     first_counters = _sent_counters(first)
 
@@ -137,7 +137,7 @@ def test_resume_after_a_killed_run_never_reuses_a_counter(tmp_path):
     for pair, counters in _sent_counters(second).items():
         if pair in first_counters:
             assert min(counters) > max(first_counters[pair]), f"counter reused for {pair}"
-    assert len({(r["scenario"], r["rig"]) for r in records}) == 70
+    assert len({(r["scenario"], r["rig"]) for r in records}) == 114
 
 
 def test_report_merge_joins_runs(tmp_path, capsys):

@@ -10,6 +10,7 @@ record what they saw in ``evidence``.
 from __future__ import annotations
 
 import datetime as _dt
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from rig.dcc.examples import EXAMPLE_MPXN, example_adt
 from rig.dcc.ledger import ledger_for
 from rig.dcc.tables import CredentialStatus
 from rig.gbcs import CraFlag, GbcsDecodeError, Message, decode
-from rig.provision import create_device, create_hub
+from rig.provision import create_device
 from rig.transport import Frame, Transport, TransportTimeout, deadline_in
 
 from . import transports
@@ -70,6 +71,9 @@ class RigSession:
         self._dcc: Dcc | None = None
         #: the transport as opened (port and udev properties, spawned emulator URL), for the report
         self.transport_resolved: dict | None = None
+        #: the last alert counter seen from each originator, so every alert's is checked to increase
+        self.alert_counters: dict[bytes, int] = {}
+        self._factory: tuple[str, str] = ("tcos", "default")
         self.device_id = bytes.fromhex(spec.device_id) if spec.device_id else self._default_device_id()
 
     # -- identity ---------------------------------------------------------------------------------
@@ -131,14 +135,9 @@ class RigSession:
         never reuses a counter), the rig's PKI, the device registered, the gaining supplier's ADT."""
         if self._dcc is None:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            inventory = Inventory.open(self.run_dir / "inventory.sqlite",
-                                       ledger=ledger_for(self.spec, source=str(self.run_dir)))
-            timeout = self.spec.timeouts.response
-            retry = RetryPolicy(attempts=2, interval_s=0.0 if self.emulated else 5.0, response_timeout_s=timeout)
-            dcc = Dcc.from_pki(self.pki, inventory, config=DccConfig(response_timeout_s=timeout, retry=retry))
-            for usage in (Usage.DS, Usage.KA):
-                dcc.keystore.add(self.device_id, usage, private_key=None,
-                                 certificate=self._device_certificate(usage))
+            self._self_check()
+            dcc = self._make_dcc(Inventory.open(self.run_dir / "inventory.sqlite",
+                                                ledger=ledger_for(self.spec, source=str(self.run_dir))))
             try:
                 dcc.submit_adt(example_adt(self.pki, supplier=self.GAINING))
             except AdtRejected:
@@ -146,6 +145,46 @@ class RigSession:
             self._dcc = dcc
             self.register()
         return self._dcc
+
+    def answer_timeout(self) -> float:
+        """How long to wait for an answer: the rig's response timeout, except for an in-process
+        device that answers inside ``send`` (no response delay in its profile), where an answer
+        that is not there at once never comes, and waiting longer only slows a failing run."""
+        if self.device is not None and not getattr(self.device.profile, "response_delay", 0.0):
+            return min(self.spec.timeouts.response, 0.5)
+        return self.spec.timeouts.response
+
+    def _make_dcc(self, inventory: Inventory, retry: RetryPolicy | None = None) -> Dcc:
+        timeout = self.answer_timeout()
+        retry = retry or RetryPolicy(attempts=2, interval_s=0.0 if self.emulated else 5.0, response_timeout_s=timeout)
+        dcc = Dcc.from_pki(self.pki, inventory, config=DccConfig(response_timeout_s=timeout, retry=retry))
+        for usage in (Usage.DS, Usage.KA):
+            dcc.keystore.add(self.device_id, usage, private_key=None, certificate=self._device_certificate(usage))
+        return dcc
+
+    def _self_check(self) -> None:
+        """The rig's DCC must refuse an answer that does not verify (``selfcheck``): on a scratch
+        inventory, against an in-memory device of this rig's type and identity. A device type
+        without a transitionalCoS cell has no migration to check it with."""
+        from .selfcheck import check_dcc_verifies_answers
+
+        if self.device_type == "CHF" or (self.device is None and not self.emulated):
+            return  # hardware: the device's own private keys are not the rig's to emulate it with
+        path = self.run_dir / "self-check.sqlite"
+        path.unlink(missing_ok=True)
+        inventory = Inventory.open(path)
+        try:
+            dcc = self._make_dcc(inventory, RetryPolicy(attempts=1, interval_s=0.0, response_timeout_s=0.2))
+            hub = self.hub.chf.entity_id if self.hub is not None else None
+            dcc.inventory.add_device(DeviceRecord(device_id=self.device_id, device_type=self.device_type, model="",
+                                                  firmware="", mpxn=EXAMPLE_MPXN,
+                                                  supplier_id=self.pki.entity(self.INCUMBENT), supplier_mpid="SUPB",
+                                                  comms_hub_id=hub, credential_status=CredentialStatus.TCOS),
+                                     replace=True)
+            check_dcc_verifies_answers(dcc, self.device_type, self.device_id, self.pki)
+        finally:
+            inventory.close()
+            path.unlink(missing_ok=True)
 
     def _device_certificate(self, usage: Usage):
         credential = self.pki.credentials.get((self.device_id, usage))
@@ -162,30 +201,60 @@ class RigSession:
                               supplier_mpid="SUPB", comms_hub_id=hub, credential_status=status)
         return self.dcc.inventory.add_device(record, replace=True)
 
-    def provision(self, *, cos_party: str = "tcos", profile: str | None = None) -> None:
-        """(In-process emulated rigs) a factory-fresh device behind a comms hub."""
+    @property
+    def state_dir(self) -> Path:
+        """Where in-process emulated devices keep their state (one folder per device), as
+        ``gbcs-rig emulate`` does: every change is on disk before a frame reports it, so a power
+        cut (``power_cycle``) restarts the device from what it persisted."""
+        return self.run_dir / "device-state"
+
+    def provision(self, *, cos_party: str = "tcos", profile: str | None = None, fresh: bool = True) -> None:
+        """(In-process emulated rigs) a factory-fresh device behind a comms hub, persisted in
+        ``state_dir``; ``fresh=False`` restarts the devices from the state they saved there."""
         profile = profile or getattr(self.spec.transport, "profile", None) or "default"
         self.clock = self.clock or ManualClock(EMULATED_EPOCH)
+        if fresh:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+            self._factory = (cos_party, profile)
+        else:
+            cos_party, profile = self._factory
         kind = self.device_type
+        hub_profile = profile if kind in ("CHF", "GPF") else "default"
+        chf = create_device("CHF", pki=self.pki, entity_id=self.device_id if kind == "CHF" else None, clock=self.clock,
+                            profile=hub_profile, state_dir=self.state_dir / "chf")
+        gpf = create_device("GPF", pki=self.pki, clock=self.clock, profile=hub_profile,
+                            state_dir=self.state_dir / "gpf")
+        self.hub = CommsHub(chf, gpf)
         if kind in ("CHF", "GPF"):
-            self.hub = create_hub(pki=self.pki, clock=self.clock, profile=profile,
-                                  chf_id=self.device_id if kind == "CHF" else None)
-            self.device = self.hub.chf if kind == "CHF" else self.hub.gpf
+            self.device = chf if kind == "CHF" else gpf
             if kind == "GPF" and self.device.entity_id != self.device_id:
                 raise LookupError(f"rig {self.rig_id}: GPF id {self.device_id.hex()} is not the PKI's GPF")
         else:
             self.device = create_device(kind, pki=self.pki, entity_id=self.device_id, profile=profile,
-                                        clock=self.clock, cos_party=cos_party)
-            self.hub = create_hub([self.device], pki=self.pki, clock=self.clock)
+                                        clock=self.clock, cos_party=cos_party, state_dir=self.state_dir / "device")
+            if fresh:
+                self.hub.join(self.device)
+            else:  # the hub's device log is its own persisted state; the route is the HAN's
+                self.hub._routes[self.device.entity_id] = self.device
 
     def reset(self, *, cos_party: str = "tcos", profile: str | None = None) -> None:
         """Back to a factory-fresh device (in-process emulated rigs only)."""
         if not self.in_process:
             raise NotEmulated(f"rig {self.rig_id} cannot be reset: the device is not emulated in this process")
         self.provision(cos_party=cos_party, profile=profile)
+        self.alert_counters.clear()
         transports.rebind(self)
         if self._dcc is not None:
             self.register(CredentialStatus.ECOS if cos_party == "ecos" else CredentialStatus.TCOS)
+
+    def power_cycle(self) -> None:
+        """(In-process emulated rigs) power off and on: every device restarts from the state it
+        persisted; what it held only in memory (frames held back, a half-done step) is gone.
+        A device that cannot restart from its store raises here."""
+        if not self.in_process:
+            raise NotEmulated(f"rig {self.rig_id} cannot be power cycled: the device is not emulated in this process")
+        self.provision(fresh=False)
+        transports.rebind(self)
 
     # -- talking to the device --------------------------------------------------------------------
     def _is_response_to(self, command: Message) -> Callable[[Frame], bool]:
@@ -212,11 +281,11 @@ class RigSession:
         start = time.monotonic()
         self.transport.send(frame)
         if command is None:
-            self._wait_quiet(timeout if timeout is not None else self.spec.timeouts.response)
+            self._wait_quiet(timeout if timeout is not None else self.answer_timeout())
         elif expect_response:
             try:
                 received = self.transport.recv(self._is_response_to(command),
-                                               deadline_in(timeout if timeout is not None else self.spec.timeouts.response))
+                                               deadline_in(timeout if timeout is not None else self.answer_timeout()))
                 result.response_frame = received.data
                 result.response = decode(received.data)
                 result.latency = time.monotonic() - start

@@ -25,10 +25,43 @@ if TYPE_CHECKING:
 Opener = Callable[["RigSession"], tuple[Transport, Callable[[], None] | None]]
 
 
+class HubLink:
+    """The emulated comms hub as the rig's link reaches it (an ``Endpoint``): a frame goes to the
+    hub, which routes it by its grouping header; after ``address(entity_id)`` the next frame is
+    handed to that device on the hub's HAN whatever its header names (link-level addressing), so
+    a wrongly addressed probe reaches the device under test and meets its own recipient check."""
+
+    def __init__(self, hub):
+        self.hub = hub
+        self._address: bytes | None = None
+
+    def address(self, entity_id: bytes) -> None:
+        self._address = entity_id
+
+    def receive(self, frame: bytes) -> list[bytes]:
+        to, self._address = self._address, None
+        return self.hub.forward(to, frame) if to is not None else self.hub.receive(frame)
+
+    def poll(self) -> list[bytes]:
+        return self.hub.poll()
+
+
 def _open_emulated(session: RigSession) -> tuple[Transport, None]:
     session.provision()
     session.transport_resolved = {"kind": "emulated", "in_process": True}
-    return EmulatedTransport(session.hub, name=f"emulated:{session.rig_id}"), None
+    return EmulatedTransport(HubLink(session.hub), name=f"emulated:{session.rig_id}"), None
+
+
+def address_next(session: RigSession, entity_id: bytes) -> str | None:
+    """Make the link deliver the next frame to ``entity_id`` whatever its header says: how, or
+    None when this link cannot (a ZigBee bridge routes by the GBCS header)."""
+    transport = session.transport
+    if isinstance(transport, EmulatedTransport) and isinstance(transport.endpoint, HubLink):
+        transport.endpoint.address(entity_id)
+        return "addressed to the device on the emulated hub's HAN"
+    if session.spec.transport.kind is TransportKind.SERIAL:
+        return "direct link to the device"
+    return None
 
 
 def _spawn_argv(argv: tuple[str, ...]) -> list[str]:
@@ -150,7 +183,7 @@ def rebind(session: RigSession) -> None:
     """After ``reset``: point an in-process link at the freshly provisioned device."""
     transport = session.transport
     if isinstance(transport, EmulatedTransport):
-        transport.endpoint = session.hub
+        transport.endpoint = HubLink(session.hub)
         transport._queue.clear()  # frames of the previous device are not this device's
         return
     nodes = getattr(getattr(transport, "backend", None), "nodes", {})  # the emulated radio's meters

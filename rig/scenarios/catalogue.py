@@ -18,7 +18,7 @@ from rig.dcc import probes
 from rig.harness import RigSession
 from rig.harness.attribution import in_process
 
-from . import dcc, device
+from . import authorisation, dcc, device, forgery, power
 
 ALL = ("ESME", "GSME", "CHF", "GPF")
 METERS = ("ESME", "GSME", "GPF")  # the device types with a transitionalCoS trust anchor
@@ -74,6 +74,8 @@ CATALOGUE: tuple[Scenario, ...] = (
     *(Scenario(name, f"Discarded: {name.replace('-', ' ')}", device.negative(name), order=30,
                needs=("carries_any_frame",) if name in UNROUTABLE_PROBES else ())
       for name in device.NEGATIVES),
+    Scenario("garbled-header", "Discarded by the comms hub function: unreadable grouping header",
+             device.garbled_header, ("CHF",), 30, needs=("carries_any_frame",)),
     Scenario("replayed-counter", "Discarded: replayed counter", device.replayed_counter, order=31),
     Scenario("wrong-key-usage", "Replacement with the wrong key usage fails its cell", device.wrong_key_usage,
              order=32),
@@ -81,16 +83,43 @@ CATALOGUE: tuple[Scenario, ...] = (
     Scenario("unknown-ca", "Replacement from an unknown CA fails its cell", device.unknown_ca, order=34),
     Scenario("missing-issuing-ca", "Replacement without its issuing CA certificate fails its cell",
              device.missing_issuing_ca, order=35),
+    Scenario("forged-ca-signature", "Replacement whose CA signature is forged fails its cell",
+             forgery.forged_signature_certificate, order=35),
+    Scenario("root-signed-certificate", "Replacement issued by the root itself fails its cell",
+             forgery.root_signed_certificate, order=35),
+    Scenario("non-critical-policies", "Replacement with non-critical certificatePolicies fails its cell",
+             forgery.non_critical_policies_certificate, order=35),
+    Scenario("expired-certificate", "Expired replacement with time checks applied fails its cell",
+             forgery.expired_certificate, order=35),
+    Scenario("forged-signature-migration", "Discarded: migration command with a forged signature",
+             device.forged_signature_migration, order=36),
+    Scenario("replayed-read", "Discarded: replayed CS02a read", device.replayed_read, ALL, 36),
+    Scenario("floors-when-all-fail", "No counter floor from a command whose every replacement failed",
+             device.floors_when_all_fail, order=36),
+    Scenario("floor-for-named-role", "A supplier floor in [6] is the supplier's floor", device.floor_for_named_role,
+             order=38),
+    Scenario("mode-authorisation", "Each mode authorised only by its own role's cell", authorisation.mode_authorisation,
+             order=36),
+    Scenario("mode-target-roles", "Each mode replaces only the roles it targets", authorisation.mode_target_roles,
+             order=37),
     Scenario("migration", "TCoS to ECoS migration", device.migration, ALL, 50),
+    Scenario("old-holder-after-migration", "After migration the TCoS party is refused, the ECoS party accepted",
+             authorisation.old_holder_after_migration, order=52),
     Scenario("migration-expired-tcos", "Migration with an expired TCoS certificate", device.migration_expired_tcos,
              order=55, needs=("in_process",)),
+    Scenario("power-cut-during-migration", "Power cut at each persistence point of a CS02b: old or new state",
+             power.power_cut_during_migration, order=57, needs=("in_process",)),
     Scenario("change-of-supplier", "Change of supplier after migration (N26)", device.change_of_supplier, order=60),
+    Scenario("old-holder-after-change-of-supplier", "After a change of supplier the losing supplier is refused",
+             authorisation.old_holder_after_change_of_supplier, order=65),
     Scenario("future-dated", "Future-dated change of supplier (0x8F66)", device.future_dated, order=70,
              features=("future_dated",)),
     Scenario("future-dated-failing", "Failing future-dated change of supplier (0x8F67)", device.future_dated_failing,
              order=75, features=("future_dated",)),
     Scenario("cancellation", "Cancellation of a future-dated change of supplier", device.cancellation, order=80,
              features=("future_dated",)),
+    Scenario("cancellation-other-role", "A cancellation leaves another role's future-dated command pending",
+             device.cancellation_other_role, order=82, features=("future_dated",)),
     Scenario("n65-join-after-switchover", "N65 for a TCoS device joining a comms hub after switch-over",
              device.n65_on_join, ("ESME", "GSME"), 90, needs=("in_process",)),
     *(Scenario(f"srv623-{check.replace('_', '-')}", f"SRV 6.23 check {check} fails", dcc.srv623_check(check),

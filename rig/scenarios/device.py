@@ -226,7 +226,7 @@ def negative(name: str):
         frame = steps.seal_command(rig, message, signer)
         spoiled = spoil(rig, frame)
         rig.evidence.check("the probe differs from the genuine command", spoiled != frame, True)
-        steps.expect_discarded(rig, spoiled, alert, what=name)
+        steps.expect_discarded(rig, spoiled, alert, what=name, address_to_device=name == "wrong-recipient")
         rig.evidence.check("supplier cells unchanged", steps.supplier_cell_holders(rig), before)
         # and the genuine command, with the probe's counter, is accepted afterwards: the probe
         # consumed no counter and changed nothing
@@ -292,3 +292,166 @@ def n65_on_join(rig: RigSession) -> None:
     rig.evidence.check("DCC alert", alert.code if alert else None, "N65")
     rig.evidence.alert_codes.append(alert.code)
     rig.evidence.check("N65 names the device", alert.device_id, rig.device_id)
+
+
+def forged_signature_migration(rig: RigSession) -> None:
+    """A migration command (transCoSByTransCoS) with a forged TCoS signature is discarded with
+    0x8F3D and the transitionalCoS cell reads back unchanged: the signature is checked in the
+    migration mode too. A genuine TCoS-signed command is accepted afterwards."""
+    steps.ensure_state(rig, "tcos")
+    frame = steps.seal_command(rig, steps.migration_command(rig), "tcos")
+    spoiled = _forged_signature(rig, frame)
+    rig.evidence.check("the probe differs from the genuine command", spoiled != frame, True)
+    steps.expect_discarded(rig, spoiled, 0x8F3D, what="migration with a forged signature")
+    steps.expect_cos_holder(rig, "tcos")
+    message, signer = steps.change_of_supplier_command(rig)
+    steps.expect_accepted(rig, steps.seal_command(rig, message, signer), what="genuine command afterwards")
+
+
+def replayed_read(rig: RigSession) -> None:
+    """A CS02a read replayed with a counter the device has seen is discarded (alert 0x8F53): a
+    read commits its counter as a replacement does. A fresh read is answered afterwards."""
+    from rig.crypto import Usage, verify_mac
+    from rig.gbcs import RemotePartyRole
+
+    acb = rig.pki.entity("acb")
+    message = b.cs02a_command(originator_id=acb, recipient_id=rig.device_id,
+                              counter=rig.dcc.inventory.next_counter(acb, rig.device_id),
+                              authorising_cell=b.ka_cell(RemotePartyRole.ACCESS_CONTROL_BROKER),
+                              roles=(RemotePartyRole.SUPPLIER,))
+    frame = steps.seal_command(rig, message, None)
+    first = rig.exchange(frame)
+    steps.require_response(rig, first, "CS02a read to replay")
+    rig.evidence.check("first read answered", first.response is not None, True)
+    macd = verify_mac(first.response_frame, first.response, rig.pki.credential("acb", Usage.KA).private_key,
+                      rig.device_public_key(Usage.KA))
+    rig.evidence.check("first read's response MAC verifies", macd, True)
+    steps.expect_discarded(rig, frame, 0x8F53, what="replayed CS02a read")
+    steps.supplier_cell_holders(rig)  # a fresh read is answered (and verified)
+
+
+def cancellation_other_role(rig: RigSession) -> None:
+    """A cancellation cancels only its own role's pending commands: the ECoS party's future-dated
+    change of supplier still executes (0x8F66, cells replaced) after the incumbent supplier sends a
+    cancellation (supplierBySupplier dated 9999-12-31T23:59:59Z), which the device answers."""
+    from rig.gbcs.tables import ReplacementMode
+
+    from .authorisation import supplier_replacements
+
+    steps.ensure_state(rig, "ecos")
+    when = steps.execution_time(rig)
+    accepted = rig.dcc.submit_623(steps.cos_request(rig, execution=when), rig.transport)
+    steps.require_service_answer(rig, accepted, "future-dated change of supplier")
+    rig.evidence.check("future-dated 6.23", accepted.status, ServiceStatus.ACCEPTED)
+    supplier = steps.supplier_cell_holders(rig)[0]  # the supplier the device trusts now
+    message = b.cs02b_command(mode=ReplacementMode.SUPPLIER_BY_SUPPLIER, originator_id=rig.pki.entity(supplier),
+                              recipient_id=rig.device_id, counter=steps.next_counter(rig, supplier),
+                              replacements=supplier_replacements(rig, supplier),
+                              certification_path=[der(rig.pki.issuing_ca.certificate)],
+                              execution_time=b.CANCELLATION_TIME)
+    steps.expect_answered(rig, steps.seal_command(rig, message, supplier), what="the supplier's cancellation")
+    steps.pass_time(rig, when)
+    final = rig.dcc.collect_execution_alert(accepted, rig.transport, steps.alert_deadline(rig))
+    if final.response is None:
+        steps.require_service_answer(rig, final, "execution alert 0x8F66")
+    rig.evidence.check("verified execution alert received", final.response is not None, True)
+    seen = steps.alert_codes([decode(final.response)])
+    rig.evidence.check("alert code", [f"0x{c:04X}" for c in seen], ["0x8F66"])
+    rig.evidence.check("cell statuses", [s.split("=")[-1] for s in final.statuses], ["SUCCESS"] * 3)
+    rig.evidence.check("supplier cells read back", steps.supplier_cell_holders(rig), [rig.GAINING] * 3)
+
+
+def garbled_header(rig: RigSession) -> None:
+    """A frame whose grouping header cannot be read (its general-signing tag corrupted) reaches
+    the comms hub function itself, which cannot route it: the CHF discards it with alert 0x8F1E
+    and still answers a read-back."""
+    from rig.gbcs import RemotePartyRole
+
+    acb = rig.pki.entity("acb")
+    message = b.cs02a_command(originator_id=acb, recipient_id=rig.device_id,
+                              counter=rig.dcc.inventory.next_counter(acb, rig.device_id),
+                              authorising_cell=b.ka_cell(RemotePartyRole.ACCESS_CONTROL_BROKER),
+                              roles=(RemotePartyRole.ACCESS_CONTROL_BROKER,))
+    frame = steps.seal_command(rig, message, None)
+    at = frame.index(0xDF)  # the grouping header follows the MAC header
+    spoiled = steps.tamper(frame, index=at, xor=0x20)
+    steps.expect_discarded(rig, spoiled, 0x8F1E, what="garbled grouping header")
+    steps.cos_cell_holder(rig, record="CS02a after the garbled frame")  # answered and verified: still working
+
+
+#: a counter floor far above any counter the rig uses, so a floor wrongly applied shows at once
+HIGH_FLOOR = 2**62
+
+
+def floors_when_all_fail(rig: RigSession) -> None:
+    """A change of supplier whose every replacement fails (certificates from an unknown CA) and
+    which asks for a supplier counter floor far above any in use: the device applies no floor
+    (none reported in the response), and the supplier's next command, with an ordinary counter, is
+    still accepted (verified response, every cell SUCCESS)."""
+    from rig.gbcs.tables import ReplacementMode
+
+    from .authorisation import supplier_replacements
+
+    steps.ensure_state(rig, "tcos")
+    unknown = der(rig.pki.variants["unknown_ca_supplier_b_ds"].certificate)
+    failing = [replace(r, certificate=unknown) for r in steps.supplier_replacements(rig)]
+    signer = steps.cos_signer(rig)
+    message = b.cs02b_command(mode=ReplacementMode.SUPPLIER_BY_TRANS_COS, originator_id=rig.pki.entity(signer),
+                              recipient_id=rig.device_id, counter=steps.next_counter(rig, signer),
+                              replacements=failing, certification_path=[der(rig.pki.issuing_ca.certificate)],
+                              other_changes=(b.supplier_floor(HIGH_FLOOR, HIGH_FLOOR),))
+    exchange = rig.exchange(steps.seal_command(rig, message, signer))
+    steps.record_exchange(rig, exchange)
+    steps.require_response(rig, exchange, "change of supplier whose every replacement fails")
+    rig.evidence.check("answered", exchange.response is not None, True)
+    rig.evidence.check("device signature", steps.device_signed(rig, exchange), True)
+    outcome = exchange.response.payload.execution_outcome
+    rig.evidence.check("cell statuses", [StatusCode(o.status).name for o in outcome.outcomes],
+                       [StatusCode.NO_TRUST_ANCHOR.name] * 3)
+    rig.evidence.check("counter floors applied", [int(c.role) for c in outcome.seq_number_changes], [])
+    supplier = steps.supplier_cell_holders(rig)[0]
+    frame = steps.seal_command(rig, b.cs02b_command(
+        mode=ReplacementMode.SUPPLIER_BY_SUPPLIER, originator_id=rig.pki.entity(supplier), recipient_id=rig.device_id,
+        counter=steps.next_counter(rig, supplier), replacements=supplier_replacements(rig, supplier),
+        certification_path=[der(rig.pki.issuing_ca.certificate)]), supplier)
+    steps.expect_accepted(rig, frame, what="the supplier's next command, ordinary counter")
+
+
+def floor_for_named_role(rig: RigSession) -> None:
+    """A change of supplier whose otherRemotePartySeqNumberChanges [6] set the supplier's floor
+    well above the gaining supplier's counters: the device reports that floor for the supplier
+    role, then refuses the gaining supplier's command at the floor (0x8F53) and accepts the next
+    one above it (verified response, every cell SUCCESS)."""
+    from rig.gbcs import RemotePartyRole
+    from rig.gbcs.tables import ReplacementMode
+
+    from .authorisation import supplier_replacements
+
+    steps.ensure_state(rig, "tcos")
+    gaining = rig.pki.entity(rig.GAINING)
+    floor = steps.next_counter(rig, rig.GAINING) + 1000
+    rig.dcc.inventory.raise_floor(gaining, rig.device_id, floor + 1)  # the rig never reuses them
+    signer = steps.cos_signer(rig)
+    message = b.cs02b_command(mode=ReplacementMode.SUPPLIER_BY_TRANS_COS, originator_id=rig.pki.entity(signer),
+                              recipient_id=rig.device_id, counter=steps.next_counter(rig, signer),
+                              replacements=supplier_replacements(rig, rig.GAINING),
+                              certification_path=[der(rig.pki.issuing_ca.certificate)],
+                              other_changes=(b.supplier_floor(floor, floor),))
+    exchange = rig.exchange(steps.seal_command(rig, message, signer))
+    steps.record_exchange(rig, exchange)
+    steps.require_response(rig, exchange, "change of supplier with a supplier floor")
+    rig.evidence.check("answered", exchange.response is not None, True)
+    rig.evidence.check("device signature", steps.device_signed(rig, exchange), True)
+    outcome = exchange.response.payload.execution_outcome
+    rig.evidence.check("cell statuses", [StatusCode(o.status).name for o in outcome.outcomes], ["SUCCESS"] * 3)
+    rig.evidence.check("counter floors applied", [(RemotePartyRole(c.role).name, c.floor_seq_number)
+                                                  for c in outcome.seq_number_changes], [("SUPPLIER", floor)])
+
+    def supplier_command(counter: int) -> bytes:
+        return steps.seal_command(rig, b.cs02b_command(
+            mode=ReplacementMode.SUPPLIER_BY_SUPPLIER, originator_id=gaining, recipient_id=rig.device_id,
+            counter=counter, replacements=supplier_replacements(rig, rig.GAINING),
+            certification_path=[der(rig.pki.issuing_ca.certificate)]), rig.GAINING)
+
+    steps.expect_discarded(rig, supplier_command(floor), 0x8F53, what="the gaining supplier's command at the floor")
+    steps.expect_accepted(rig, supplier_command(floor + 1), what="the gaining supplier's command above the floor")

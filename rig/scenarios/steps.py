@@ -32,8 +32,12 @@ DER = Encoding.DER
 
 def silence(rig: RigSession) -> float:
     """How long to wait before concluding a device stayed silent: an in-process device answers
-    inside ``send``, anything else gets the rig's response timeout."""
-    return 0.3 if rig.in_process else rig.spec.timeouts.response
+    inside ``send`` (a model that holds its answers back gets a little longer than it holds them),
+    anything else gets the rig's response timeout."""
+    if rig.in_process:
+        delay = float(getattr(rig.device.profile, "response_delay", 0.0) or 0.0)
+        return 0.3 + delay if delay else 0.05
+    return rig.spec.timeouts.response
 
 
 def der(cert) -> bytes:
@@ -271,41 +275,41 @@ def send_probe(rig: RigSession, frame: bytes) -> Exchange:
         raise Inconclusive(f"the {rig.spec.transport.kind} link did not carry the probe: {err}") from None
 
 
-def _alert_keys(rig: RigSession) -> dict[bytes, object]:
-    """Who may raise the alert for a discarded probe, with the DS key its signature must verify
-    under: the device under test, and the comms hub it is reached through (a frame too broken to
-    route, truncated or with a wrong length, is discarded and alerted by the hub that got it)."""
-    keys = {rig.device_id: rig.device_public_key(Usage.DS)}
-    hub = rig.hub.chf if rig.hub is not None else None
-    if hub is not None and hub.entity_id != rig.device_id:
-        keys[hub.entity_id] = hub.identity.ds_key.public_key()
-    return keys
-
-
 def _alerts_from_device(rig: RigSession, exchange: Exchange) -> tuple[list[int], list[str]]:
-    """Alert codes raised by the device under test (or its comms hub) with a signature that
-    verifies under its DS key; and a note for each alert that is not counted (another originator,
-    a signature that fails)."""
+    """Alert codes raised by the device under test whose signature verifies under its DS key and
+    whose originator counter is above every earlier alert's from it in this run; and a note for
+    each alert that is not counted (another originator, such as the comms hub in front of the
+    device, or a signature that fails). A counter that does not increase fails the scenario."""
     from rig.crypto import verify_signature
 
     verified, rejected = [], []
-    keys = _alert_keys(rig)
+    key = rig.device_public_key(Usage.DS)
     for data, message in zip(exchange.alert_frames, exchange.alerts, strict=True):
         code = message_alert_code(message)
         label = f"0x{code:04X}" if code is not None else "an alert"
-        key = keys.get(message.originator_id)
-        if key is None:
+        if message.originator_id != rig.device_id:
             rejected.append(f"{label} from {message.originator_id.hex().upper()}, not the device under test")
         elif message.signature is None or not verify_signature(data, message, key):
-            rejected.append(f"{label} whose signature does not verify with the originator's DS key")
-        elif code is not None:
-            verified.append(code)
-            if message.originator_id != rig.device_id:
-                rig.evidence.note("alert raised by the comms hub", message.originator_id.hex().upper())
+            rejected.append(f"{label} whose signature does not verify with the device's DS key")
+        else:
+            check_alert_counter(rig, message, label)
+            if code is not None:
+                verified.append(code)
     return verified, rejected
 
 
-def expect_discarded(rig: RigSession, frame: bytes, alert: int | None, *, what: str) -> Exchange:
+def check_alert_counter(rig: RigSession, message: Message, label: str) -> None:
+    """Every alert the device originates carries a counter above its previous alert's (GBCS
+    anti-replay for device-originated messages; the rig remembers the last one per run)."""
+    last = rig.alert_counters.get(message.originator_id)
+    if last is not None:
+        rig.evidence.check(f"{label} alert counter increases", message.originator_counter, f"> {last}",
+                           ok=message.originator_counter > last)
+    rig.alert_counters[message.originator_id] = message.originator_counter
+
+
+def expect_discarded(rig: RigSession, frame: bytes, alert: int | None, *, what: str,
+                     address_to_device: bool = False) -> Exchange:
     """The device must not answer ``frame`` and, where GBCS defines one, must raise ``alert``.
 
     Silence alone is never a pass. Delivery is shown by the alert (from the device under test,
@@ -314,7 +318,17 @@ def expect_discarded(rig: RigSession, frame: bytes, alert: int | None, *, what: 
     wrong recipient) or the model raises none, by liveness exchanges right before (the caller's
     read-back) and right after (the caller's read-back and counter reuse): the evidence is then
     marked "delivery inferred". A probe with an alert defined that drew none is inconclusive.
+    ``address_to_device``: the link hands the frame to the device under test whatever its header
+    names (a wrongly addressed probe must meet the device's own recipient check).
     """
+    if address_to_device:
+        from rig.harness.transports import address_next
+
+        how = address_next(rig, rig.device_id)
+        if how is None:
+            raise NotApplicable("this link routes each frame by its GBCS header: a wrongly addressed probe cannot "
+                                "be carried to the device")
+        rig.evidence.note(f"{what}: delivered", how)
     exchange = send_probe(rig, frame)
     record_exchange(rig, exchange)
     rig.evidence.check(f"{what}: response", "none" if exchange.response is None else "answered", "none")
@@ -352,16 +366,24 @@ def expect_device_alert(rig: RigSession, alert: int, *, what: str) -> None:
     rig.evidence.delivery = "device alert"
 
 
-def expect_accepted(rig: RigSession, frame: bytes, *, what: str) -> None:
-    """Liveness after a probe: a valid command is answered with a response signed by the device
-    whose every cell status is SUCCESS."""
+def expect_answered(rig: RigSession, frame: bytes, *, what: str) -> list[str]:
+    """``frame`` must be answered by the device under test with a response whose signature
+    verifies under the device's DS key; returns the cell statuses it reports, by name."""
     exchange = rig.exchange(frame)
     record_exchange(rig, exchange)
     require_response(rig, exchange, what)
     rig.evidence.check(f"{what}: answered", exchange.response is not None, True)
+    rig.evidence.check(f"{what}: response from the device under test", exchange.response.originator_id,
+                       rig.device_id)
     rig.evidence.check(f"{what}: device signature", device_signed(rig, exchange), True)
     outcome = getattr(getattr(exchange.response, "payload", None), "execution_outcome", None)
-    statuses = [StatusCode(o.status).name for o in outcome.outcomes] if outcome is not None else []
+    return [StatusCode(o.status).name for o in outcome.outcomes] if outcome is not None else []
+
+
+def expect_accepted(rig: RigSession, frame: bytes, *, what: str) -> None:
+    """A positive step (liveness after a probe, a genuine command): answered with a response
+    signed by the device whose every cell status is SUCCESS."""
+    statuses = expect_answered(rig, frame, what=what)
     rig.evidence.check(f"{what}: cell statuses", bool(statuses) and all(s == "SUCCESS" for s in statuses), True)
 
 
