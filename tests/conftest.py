@@ -37,15 +37,25 @@ def rtds_keystore():
     return KeyStore(RTDS_KEYSTORE)
 
 
-@pytest.fixture(autouse=True)
-def _private_state_dir(tmp_path_factory, monkeypatch):
+@pytest.fixture(autouse=True, scope="session")
+def _private_state_dir(tmp_path_factory):
     """The tests (and the runs they start) never touch the user's counter ledger or leases.
 
-    A ``prove`` run in the test's process runs this fixture again in its own pytest session (with
-    its own base temp): it keeps the outer test's folder, so both see the same ledger and leases.
+    Session-scoped, so module-scoped fixtures that start runs see it too. A ``prove`` run in the
+    test's process runs this fixture again in its own pytest session (with its own base temp):
+    it keeps the outer test's folder, so both see the same ledger and leases.
     """
     if os.environ.get("GBCS_RIG_TEST_STATE_HOME"):
+        yield
         return
     state = str(tmp_path_factory.getbasetemp() / "xdg-state")
-    monkeypatch.setenv("XDG_STATE_HOME", state)
-    monkeypatch.setenv("GBCS_RIG_TEST_STATE_HOME", state)
+    saved = {key: os.environ.get(key) for key in ("XDG_STATE_HOME", "GBCS_RIG_TEST_STATE_HOME")}
+    os.environ.update(XDG_STATE_HOME=state, GBCS_RIG_TEST_STATE_HOME=state)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
