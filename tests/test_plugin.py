@@ -228,10 +228,13 @@ def test_change_of_supplier_alerts(rig, dcc, alerts, clock):
                               execution=when.replace(microsecond=0))
     assert dcc.submit_623(request, rig.transport).status.value == "ACCEPTED"
     clock.set(when + dt.timedelta(seconds=1))
-    alert = alerts.wait_for(0x8F66, time.monotonic() + 2)
+    alert = alerts.wait_for(0x8F66, timeout=2)
     assert alert.payload.execution_outcome.all_succeeded
-    with pytest.raises(Exception):
-        alerts.wait_for("N65", time.monotonic() + 0.1)
+    with pytest.raises(AssertionError, match="no DCC alert N65 within 0.1 s on rig esme; DCC alerts queued"):
+        alerts.wait_for("N65", 0.1)
+    with pytest.raises(AssertionError, match=r"(?s)no device alert 0x8F67 within 0[.]2 s on rig esme; frames received "
+                                             r"lately: .*ALERT"):
+        alerts.wait_for(0x8F67, deadline=time.monotonic() + 0.2)
 """)
     result.assert_outcomes(passed=1)
 

@@ -21,8 +21,8 @@ from firmware_emu.alerts import message_alert_code
 from rig.dcc.tables import TARGET_RESPONSE_S
 from rig.harness import Evidence, EvidenceError, Inconclusive, NotApplicable, RigSession, cause_of
 from rig.harness.outcomes import FAILED, INCONCLUSIVE, NOT_APPLICABLE, PASSED
-from rig.transport import FrameLog
-from rig.transport.base import LinkLost, summarise
+from rig.transport import FrameLog, TransportTimeout
+from rig.transport.base import Direction, LinkLost, summarise
 
 from .environment import RigEnvironment
 
@@ -165,16 +165,19 @@ def _finish_rig_test(environment: RigEnvironment, item: pytest.Item, session: Ri
 
 @pytest.fixture
 def esme(rig: RigSession) -> RigSession:
+    """The ``rig`` fixture limited to ESME rigs: the test runs once per ESME of the config."""
     return rig
 
 
 @pytest.fixture
 def gsme(rig: RigSession) -> RigSession:
+    """The ``rig`` fixture limited to GSME rigs: the test runs once per GSME of the config."""
     return rig
 
 
 @pytest.fixture
 def comms_hub(rig: RigSession) -> RigSession:
+    """The ``rig`` fixture limited to comms hub (CHF) rigs."""
     return rig
 
 
@@ -188,6 +191,8 @@ def clock(rig: RigSession):
 
 @pytest.fixture
 def frame_log(rig: RigSession) -> FrameLog:
+    """Every frame of the rig's link (``Frame``: data, direction, timestamp), in order;
+    ``frame_log.mark()`` then ``frame_log.since(mark)`` gives a test's own frames."""
     return rig.transport.log
 
 
@@ -195,6 +200,10 @@ def frame_log(rig: RigSession) -> FrameLog:
 def dcc(rig: RigSession):
     """The DCC / ECoS side bound to the rig's inventory (``rig.dcc``)."""
     return rig.dcc
+
+
+class AlertNotSeen(AssertionError):
+    """The awaited alert did not arrive in time; the message names it and lists what did."""
 
 
 class DeviceAlerts:
@@ -206,18 +215,40 @@ class DeviceAlerts:
 
     code_of = staticmethod(message_alert_code)
 
-    def wait_for(self, code: int | str, deadline: float | None = None):
-        """The first alert with ``code``; ``deadline`` is absolute ``time.monotonic()`` (default:
-        the rig's alert timeout from now)."""
+    def wait_for(self, code: int | str, timeout: float | None = None, *, deadline: float | None = None):
+        """The first alert with ``code`` within ``timeout`` seconds from now (default: the rig's
+        alert timeout); ``deadline`` (absolute ``time.monotonic()``) instead, for a shared limit.
+
+        Raises ``AlertNotSeen`` naming the alert waited for and listing what arrived instead
+        (decoded one-liners), so a failing test says what the device did."""
         if deadline is None:
-            deadline = time.monotonic() + self.session.spec.timeouts.alert
+            deadline = time.monotonic() + (self.session.spec.timeouts.alert if timeout is None else timeout)
+        waited = f"{max(deadline - time.monotonic(), 0.0):.1f} s"
         if isinstance(code, str):
-            return self.session.dcc.alerts.wait_for(code, deadline)
-        return self.session.wait_for_alert(lambda m: self.code_of(m) == code, max(deadline - time.monotonic(), 0.0))
+            from rig.dcc.alert_sink import AlertTimeout
+
+            try:
+                return self.session.dcc.alerts.wait_for(code, deadline)
+            except AlertTimeout:
+                queued = ", ".join(a.code for a in self.session.dcc.alerts.pending()) or "none"
+                raise AlertNotSeen(f"no DCC alert {code} within {waited} on rig {self.session.rig_id}; "
+                                   f"DCC alerts queued: {queued}") from None
+        mark = self.session.transport.log.mark()
+        try:
+            return self.session.wait_for_alert(lambda m: self.code_of(m) == code,
+                                               max(deadline - time.monotonic(), 0.0))
+        except TransportTimeout:
+            arrived = [f"  {summarise(f.data)}" for f in self.session.transport.log.since(max(mark - 20, 0))
+                       if f.direction is Direction.RX]
+            raise AlertNotSeen(f"no device alert 0x{code:04X} within {waited} on rig {self.session.rig_id}; "
+                               f"frames received lately: " + ("\n" + "\n".join(arrived) if arrived else "none")
+                               ) from None
 
 
 @pytest.fixture
 def alerts(rig: RigSession) -> DeviceAlerts:
+    """Wait for an alert by code: ``alerts.wait_for(0x8F66, timeout=5)`` (a device alert on the
+    rig's link) or ``alerts.wait_for("N26")`` (raised by the rig's DCC side)."""
     return DeviceAlerts(rig)
 
 
