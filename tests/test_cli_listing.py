@@ -83,3 +83,11 @@ def test_devices_with_no_port_at_all_says_to_plug_the_adapter_in(capsys, monkeyp
     out = _devices(capsys, monkeypatch, [])
     assert "# no adapters found" in out and "plug the meter's USB serial adapter in" in out
     assert "not shown" not in out
+
+
+def test_progress_eta_follows_the_pace_so_far():
+    from rig.cli.prove import eta
+
+    assert eta(10.0, 5, 20) == "0:30"  # 2 s a scenario, 15 to go
+    assert eta(120.0, 1, 3) == "4:00"
+    assert eta(3.0, 0, 10) == "0:00" and eta(9.0, 10, 10) == "0:00"

@@ -137,8 +137,9 @@ class Progress:
             cause = next((line[1:].strip() for line in str(getattr(report, "rig_reason", "")).splitlines()
                           if line.startswith("E ")), "")
             cause = re.sub(r"^[\w.]*EvidenceError: ", "", cause)
+        elapsed = time.monotonic() - self.started
         line = (f"[{done}/{self.total}] {self.current:<52} {outcome.upper():<14} "
-                f"elapsed {time.monotonic() - self.started:6.1f}s  passed {self.counts[PASSED]} "
+                f"elapsed {elapsed:6.1f}s  ETA {eta(elapsed, done, self.total)}  passed {self.counts[PASSED]} "
                 f"failed {self.counts[FAILED]} inconclusive {self.counts[INCONCLUSIVE]} "
                 f"n/a {self.counts[NOT_APPLICABLE]}")
         if cause:
@@ -150,6 +151,14 @@ class Progress:
         else:
             self.stream.write(line + "\n")
         self.stream.flush()
+
+
+def eta(elapsed: float, done: int, total: int) -> str:
+    """Time left at the pace so far (scenarios differ, so a rough guide): ``m:ss``."""
+    if done <= 0 or total <= done:
+        return "0:00"
+    left = round(elapsed / done * (total - done))
+    return f"{left // 60}:{left % 60:02d}"
 
 
 def _plugin_loaded_by_entry_point() -> bool:
