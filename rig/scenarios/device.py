@@ -265,12 +265,8 @@ def _bad_certificate(variant: str | None, expected: StatusCode, *, path_without_
         path = [] if path_without_ca else None
         message, signer = steps.change_of_supplier_command(rig, replacements=steps.supplier_replacements(rig, ds=ds),
                                                            path=path)
-        exchange = rig.exchange(steps.seal_command(rig, message, signer))
-        steps.record_exchange(rig, exchange)
-        steps.require_response(rig, exchange, "replacement with a bad certificate")
-        rig.evidence.check("response", exchange.response is not None, True)
-        rig.evidence.check("device signature", steps.device_signed(rig, exchange), True)
-        statuses = [StatusCode(o.status) for o in exchange.response.payload.execution_outcome.outcomes]
+        outcome = steps.signed_outcome(rig, steps.seal_command(rig, message, signer), "replacement with a bad certificate", answered="response")
+        statuses = [StatusCode(o.status) for o in outcome.outcomes]
         rig.evidence.check("supplier DS cell status", statuses[0], expected)
         holders = steps.supplier_cell_holders(rig)
         rig.evidence.check("supplier DS cell unchanged", holders[0], before[0])
@@ -404,12 +400,7 @@ def floors_when_all_fail(rig: RigSession) -> None:
                               recipient_id=rig.device_id, counter=steps.next_counter(rig, signer),
                               replacements=failing, certification_path=[der(rig.pki.issuing_ca.certificate)],
                               other_changes=(b.supplier_floor(HIGH_FLOOR, HIGH_FLOOR),))
-    exchange = rig.exchange(steps.seal_command(rig, message, signer))
-    steps.record_exchange(rig, exchange)
-    steps.require_response(rig, exchange, "change of supplier whose every replacement fails")
-    rig.evidence.check("answered", exchange.response is not None, True)
-    rig.evidence.check("device signature", steps.device_signed(rig, exchange), True)
-    outcome = exchange.response.payload.execution_outcome
+    outcome = steps.signed_outcome(rig, steps.seal_command(rig, message, signer), "change of supplier whose every replacement fails")
     rig.evidence.check("cell statuses", [StatusCode(o.status).name for o in outcome.outcomes],
                        [StatusCode.NO_TRUST_ANCHOR.name] * 3)
     rig.evidence.check("counter floors applied", [int(c.role) for c in outcome.seq_number_changes], [])
@@ -441,12 +432,7 @@ def floor_for_named_role(rig: RigSession) -> None:
                               replacements=supplier_replacements(rig, rig.GAINING),
                               certification_path=[der(rig.pki.issuing_ca.certificate)],
                               other_changes=(b.supplier_floor(floor, floor),))
-    exchange = rig.exchange(steps.seal_command(rig, message, signer))
-    steps.record_exchange(rig, exchange)
-    steps.require_response(rig, exchange, "change of supplier with a supplier floor")
-    rig.evidence.check("answered", exchange.response is not None, True)
-    rig.evidence.check("device signature", steps.device_signed(rig, exchange), True)
-    outcome = exchange.response.payload.execution_outcome
+    outcome = steps.signed_outcome(rig, steps.seal_command(rig, message, signer), "change of supplier with a supplier floor")
     rig.evidence.check("cell statuses", [StatusCode(o.status).name for o in outcome.outcomes], ["SUCCESS"] * 3)
     rig.evidence.check("counter floors applied", [(RemotePartyRole(c.role).name, c.floor_seq_number)
                                                   for c in outcome.seq_number_changes], [("SUPPLIER", floor)])

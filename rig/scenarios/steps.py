@@ -150,6 +150,17 @@ def require_response(rig: RigSession, exchange: Exchange, what: str) -> None:
         judge_silence(rig, what)
 
 
+def signed_outcome(rig: RigSession, frame: bytes, what: str, *, answered: str = "answered"):
+    """Send ``frame``; the device must answer with a response its DS key verifies. Returns the
+    response's execution outcome (silence is judged by ``judge_silence``: never a pass)."""
+    exchange = rig.exchange(frame)
+    record_exchange(rig, exchange)
+    require_response(rig, exchange, what)
+    rig.evidence.check(answered, exchange.response is not None, True)
+    rig.evidence.check("device signature", device_signed(rig, exchange), True)
+    return exchange.response.payload.execution_outcome
+
+
 # -- states -----------------------------------------------------------------------------------------
 
 
