@@ -314,12 +314,7 @@ def replayed_read(rig: RigSession) -> None:
     from rig.crypto import Usage, verify_mac
     from rig.gbcs import RemotePartyRole
 
-    acb = rig.pki.entity("acb")
-    message = b.cs02a_command(originator_id=acb, recipient_id=rig.device_id,
-                              counter=rig.dcc.inventory.next_counter(acb, rig.device_id),
-                              authorising_cell=b.ka_cell(RemotePartyRole.ACCESS_CONTROL_BROKER),
-                              roles=(RemotePartyRole.SUPPLIER,))
-    frame = steps.seal_command(rig, message, None)
+    frame = steps.acb_read(rig, (RemotePartyRole.SUPPLIER,))
     first = rig.exchange(frame)
     steps.require_response(rig, first, "CS02a read to replay")
     rig.evidence.check("first read answered", first.response is not None, True)
@@ -367,12 +362,7 @@ def garbled_header(rig: RigSession) -> None:
     and still answers a read-back."""
     from rig.gbcs import RemotePartyRole
 
-    acb = rig.pki.entity("acb")
-    message = b.cs02a_command(originator_id=acb, recipient_id=rig.device_id,
-                              counter=rig.dcc.inventory.next_counter(acb, rig.device_id),
-                              authorising_cell=b.ka_cell(RemotePartyRole.ACCESS_CONTROL_BROKER),
-                              roles=(RemotePartyRole.ACCESS_CONTROL_BROKER,))
-    frame = steps.seal_command(rig, message, None)
+    frame = steps.acb_read(rig, (RemotePartyRole.ACCESS_CONTROL_BROKER,))
     at = frame.index(0xDF)  # the grouping header follows the MAC header
     spoiled = steps.tamper(frame, index=at, xor=0x20)
     steps.expect_discarded(rig, spoiled, 0x8F1E, what="garbled grouping header")

@@ -198,6 +198,16 @@ def next_counter(rig: RigSession, party: str) -> int:
     return rig.dcc.inventory.next_counter(rig.pki.entity(party), rig.device_id)
 
 
+def acb_read(rig: RigSession, roles) -> bytes:
+    """A CS02a read of ``roles`` from the access control broker on a fresh counter, MACed: what
+    a read probe starts from."""
+    acb = rig.pki.entity("acb")
+    message = b.cs02a_command(originator_id=acb, recipient_id=rig.device_id,
+                              counter=rig.dcc.inventory.next_counter(acb, rig.device_id),
+                              authorising_cell=b.ka_cell(RemotePartyRole.ACCESS_CONTROL_BROKER), roles=tuple(roles))
+    return seal_command(rig, message, None)
+
+
 def seal_command(rig: RigSession, message: Message, signer: str | None) -> bytes:
     """Sign as ``signer`` and add the ACB MAC for this device, as the DSP would."""
     device_ka = rig.device_public_key(Usage.KA)
