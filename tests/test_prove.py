@@ -154,6 +154,8 @@ def test_report_merge_joins_runs(tmp_path, capsys):
     sealed = verify(merged)
     assert sealed.ok and sealed.verdicts["gbcs-rig emulated GPF 0.1.0"].startswith("NOT PROVEN")
     found = verdicts(merged / "index.html")
+    chf_page = (merged / "proof-gbcs-rig-emulated-chf-0-1-0.html").read_text()
+    assert "<h2>Attribution</h2>" in chf_page and "rig chf" in chf_page  # the merged page says what was measured
     assert found["gbcs-rig emulated CHF 0.1.0"] == "MIGRATABLE"
     assert found["gbcs-rig emulated GPF 0.1.0"] == "NOT PROVEN"  # only read-back and migration ran on it
     assert found["gbcs-rig emulated ESME 0.1.0"] == "NOT PROVEN"  # never ran

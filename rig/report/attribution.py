@@ -48,20 +48,25 @@ class Attribution:
 
 
 def attribution_of(records: Iterable[dict[str, Any]]) -> Attribution | None:
-    """From all journal records: the first session's attribution, the latest resolved transport
-    per rig, and the last end record; None when no session record carries an attribution."""
+    """From all journal records: the first session's attribution with the rigs of every session
+    (a resumed or merged run may add rigs), the latest resolved transport per rig, and the last
+    end record; None when no session record carries an attribution."""
+    from .journal import expected
+
+    records = list(records)
     found: Attribution | None = None
     resolved: dict[str, Any] = {}
     end = None
     for record in records:
         kind = record.get("type")
         if kind == "session" and isinstance(record.get("attribution"), dict) and found is None:
-            found = Attribution(record["attribution"])
+            found = Attribution(dict(record["attribution"]))
         elif kind == "rig" and record.get("rig") is not None and "transport_resolved" in record:
             resolved[str(record["rig"])] = record["transport_resolved"]
         elif kind == "end":
             end = record
     if found is not None:
+        found.session["rigs"] = expected(records)[1]
         found.resolved, found.end = resolved, end
     return found
 

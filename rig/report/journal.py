@@ -138,18 +138,13 @@ def with_missing(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def run_summary(path: str | Path) -> dict[str, Any]:
-    """What a report header shows about the run(s) of a journal: the first session's attribution
-    (with every session's rigs), when the last run ended, and whether it completed."""
+    """What a report shows about the run(s) of a journal: when the last run ended and whether it
+    completed (the attribution header comes from ``rig.report.attribution.attribution_of``)."""
     records = list(read(path))
     sessions = [r for r in records if r.get("type") == "session"]
     ends = [r for r in records if r.get("type") == "end"]
     if not sessions:
         return {}
-    attribution = dict(sessions[0].get("attribution") or {})
-    _, rigs = expected(records)
-    resolved = {r["rig"]: r.get("transport_resolved") for r in records if r.get("type") == "rig" and r.get("rig")}
-    attribution["rigs"] = {rig_id: {**info, "transport_resolved": resolved.get(rig_id, info.get("transport_resolved"))}
-                           for rig_id, info in rigs.items()}
     last_session_time = sessions[-1].get("time", "")
     last_end = next((e for e in reversed(ends) if e.get("time", "") >= last_session_time), None)
     if last_end is None:
@@ -160,5 +155,4 @@ def run_summary(path: str | Path) -> dict[str, Any]:
         # one session record per process: under pytest-xdist every worker writes one
         runs = sum(1 for r in sessions if r.get("worker", "main") in ("main", "gw0"))
         completion = "complete" if runs <= 1 else f"complete ({runs} runs: resumed)"
-    return {"attribution": attribution, "ended": last_end.get("ended") if last_end else None,
-            "completion": completion, "runs": len(sessions)}
+    return {"ended": last_end.get("ended") if last_end else None, "completion": completion, "runs": len(sessions)}

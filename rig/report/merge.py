@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import journal as journal_module
+from .attribution import attribution_of
 from .html import write_reports
 from .junit import write_junit
 
@@ -39,4 +40,5 @@ def merge(directories: list[str | Path], output: str | Path) -> list[Path]:
     records = merge_journals([f / journal_module.JOURNAL_NAME for f in folders], merged_journal)
     write_junit(records, target / JUNIT_NAME)
     summary = journal_module.run_summary(merged_journal)
-    return write_reports(records, target, run={"config": ", ".join(str(f) for f in folders), **summary})
+    return write_reports(records, target, run={"config": ", ".join(str(f) for f in folders), **summary},
+                         attribution=attribution_of(journal_module.read(merged_journal)))
