@@ -34,7 +34,9 @@ def describe_certificate(der: bytes) -> str:
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("decode", help="decode one GBCS frame (hex, base64 or a file)")
     parser.add_argument("input", help="frame as hex, base64, or a file holding either (or binary)")
-    parser.add_argument("--keystore", help="folder of <eui>-<ds|ka>.<pem|key> files to check signature and MAC")
+    parser.add_argument("--keystore", metavar="DIR",
+                        help="folder of <eui>-<ds|ka>.<pem|key> files: check the signature and MAC with them "
+                             "(default: no checks, the frame is only decoded)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the tree")
     parser.set_defaults(func=run)
 

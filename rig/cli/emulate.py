@@ -23,15 +23,21 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("emulate", help="serve an emulated device on a pseudo-terminal or TCP port")
     parser.add_argument("--device-type", required=True, type=str.upper, choices=("ESME", "GSME", "CHF", "GPF"),
                         help="the emulated device's type (with --fleet: the members' type)")
-    parser.add_argument("--pki", type=Path, help="test PKI folder (gbcs-rig pki init); default: the device factory's")
+    parser.add_argument("--pki", type=Path, metavar="DIR",
+                        help="test PKI folder written by gbcs-rig pki init (default: the built-in test PKI, "
+                             "the one the emulated rigs use)")
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--pty", action="store_true", help="serve on a new pseudo-terminal; prints its path")
     where.add_argument("--tcp", type=int, metavar="PORT", help="serve on 127.0.0.1:PORT (0 picks a free port)")
-    parser.add_argument("--framing", choices=sorted(FRAMINGS), default="hdlc")
+    parser.add_argument("--framing", choices=sorted(FRAMINGS), default="hdlc",
+                        help="how frames are delimited on the link; the rig's hw_config transport must use the "
+                             "same (default hdlc)")
     parser.add_argument("--fleet", type=int, default=0, metavar="N",
-                        help="serve N devices behind an emulated comms hub instead of one device")
+                        help="serve N devices behind an emulated comms hub instead of one device "
+                             "(default 0: one device, no hub)")
     parser.add_argument("--endpoint", choices=ENDPOINT_KINDS, default="auto",
-                        help="device factory: rig.provision when present (auto), or the EchoMeter test double")
+                        help="device factory: provision is the emulated meter, stand-in the EchoMeter test "
+                             "double, auto the meter when its module is installed (default auto)")
     parser.set_defaults(func=run)
 
 

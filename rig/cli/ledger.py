@@ -24,16 +24,17 @@ def add_parser(subparsers) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--state-dir", metavar="DIR", help="the state folder (default: the user's state directory)")
     where.add_argument("--config", metavar="FILE", help="use the state_dir of this hw_config")
-    commands = parser.add_subparsers(dest="ledger_command", required=True)
+    commands = parser.add_subparsers(dest="ledger_command", required=True, metavar="ACTION",
+                                     help="show: one meter's counters; export / import: move them to another host")
     show = commands.add_parser("show", help="a meter's counters per originator and its latest history")
     show.add_argument("eui64", metavar="EUI64", help="the meter's Device ID (16 hex digits, dashes or colons allowed)")
     show.add_argument("--history", type=int, default=20, metavar="N", help="history events to show (default 20)")
     show.set_defaults(func=run_show)
     export = commands.add_parser("export", help="write every counter to a JSON file")
-    export.add_argument("file", metavar="FILE")
+    export.add_argument("file", metavar="FILE", help="JSON file to write (overwritten)")
     export.set_defaults(func=run_export)
     import_ = commands.add_parser("import", help="merge an export (the larger counter wins: never lowers one)")
-    import_.add_argument("file", metavar="FILE")
+    import_.add_argument("file", metavar="FILE", help="JSON file written by gbcs-rig ledger export")
     import_.set_defaults(func=run_import)
 
 

@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", choices=LOG_LEVELS, default=None,
                         help="log level of the standard logging output on stderr (overrides -v/-q)")
     parser.add_argument("--debug", action="store_true", help="show the Python traceback of an error (for bug reports)")
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                       help="what to do (each has its own --help)")
     for module in COMMANDS:
         module.add_parser(subparsers)
     return parser

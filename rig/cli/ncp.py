@@ -19,16 +19,20 @@ from pathlib import Path
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("ncp", help="serve an emulated EZSP NCP (bellows-compatible) with emulated meters")
-    parser.add_argument("--device-type", action="append", required=True, metavar="TYPE",
-                        help="a meter joined to the NCP's network: ESME, GSME (repeatable)")
-    parser.add_argument("--pki", type=Path, help="test PKI folder (gbcs-rig pki init); default: the device factory's")
+    parser.add_argument("--device-type", action="append", required=True, type=str.upper, choices=("ESME", "GSME"),
+                        help="a meter joined to the NCP's network (repeatable: one meter each)")
+    parser.add_argument("--pki", type=Path, metavar="DIR",
+                        help="test PKI folder written by gbcs-rig pki init (default: the built-in test PKI, "
+                             "the one the emulated rigs use)")
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--pty", action="store_true", help="serve on a new pseudo-terminal; prints its path")
     where.add_argument("--tcp", type=int, metavar="PORT", help="serve on 127.0.0.1:PORT (0 picks a free port)")
     parser.add_argument("--fragment-window", type=int, default=4, metavar="N",
-                        help="APS fragmentation window the NCP reports and its nodes use (1..8)")
+                        help="APS fragmentation window the NCP reports and its nodes use, in fragments "
+                             "(1..8, default %(default)s)")
     parser.add_argument("--max-payload", type=int, default=82, metavar="OCTETS",
-                        help="maximumPayloadLength the NCP reports (one APS payload)")
+                        help="maximumPayloadLength the NCP reports: the octets of one APS payload, which sets "
+                             "the fragment size (default %(default)s)")
     parser.set_defaults(func=run)
 
 

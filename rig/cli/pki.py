@@ -11,14 +11,17 @@ from rig.samples import generate_samples, write_samples
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("pki", help="generate the deterministic test PKI and sample frames")
-    commands = parser.add_subparsers(dest="pki_command", required=True)
+    commands = parser.add_subparsers(dest="pki_command", required=True, metavar="ACTION",
+                                     help="init: write the PKI; samples: write frames signed with it")
     init = commands.add_parser("init", help="write the test PKI (keys derived from the seed) to DIR")
-    init.add_argument("directory")
-    init.add_argument("--seed", default=pki_module.DEFAULT_SEED, help="seed the keys derive from")
+    init.add_argument("directory", metavar="DIR", help="folder to write (created; existing files are overwritten)")
+    init.add_argument("--seed", default=pki_module.DEFAULT_SEED, metavar="TEXT",
+                      help="text the keys are derived from: the same seed gives the same PKI "
+                           "(default %(default)r, the PKI the emulated rigs use)")
     init.set_defaults(func=run_init)
     samples = commands.add_parser("samples", help="write sample CS02 frames built on a PKI folder")
-    samples.add_argument("directory")
-    samples.add_argument("--pki", required=True, help="PKI folder written by `pki init`")
+    samples.add_argument("directory", metavar="DIR", help="folder to write the .hex frames to (created)")
+    samples.add_argument("--pki", required=True, metavar="DIR", help="PKI folder written by `gbcs-rig pki init`")
     samples.set_defaults(func=run_samples)
 
 

@@ -67,7 +67,7 @@ See docs/verdict.md."""
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("prove", help="run the scenario catalogue and write the migration proof report",
                                    epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default=None,
+    parser.add_argument("--config", default=None, metavar="FILE",
                         help=f"hw_configs file (default: {DEFAULT_CONFIG} when the working folder has one, else the "
                              "package's copy of it; with --resume: the resumed run's)")
     parser.add_argument("--rig", action="append", default=[], metavar="ID",
@@ -76,7 +76,9 @@ def add_parser(subparsers) -> None:
                         help="which rigs of the config to run (default auto; with --resume: the resumed run's)")
     parser.add_argument("--report", metavar="DIR", help="report folder (default: reports/proof-<UTC time>)")
     parser.add_argument("--resume", metavar="DIR", help="continue an interrupted run in its report folder")
-    parser.add_argument("-k", dest="keyword", help="only scenarios matching this pytest -k expression")
+    parser.add_argument("-k", dest="keyword", metavar="EXPR",
+                        help="only scenarios whose id matches this pytest -k expression, e.g. 'future or supplier' "
+                             "(ids: gbcs-rig prove --list); the others count as not run")
     parser.add_argument("--sign-key", metavar="PEM", type=Path, default=None,
                         help="ECDSA P-256 private key that signs the report manifest (default: the config's "
                              "[report] signing_key; with neither the folder is hashed, not signed)")

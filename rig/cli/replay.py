@@ -27,22 +27,29 @@ from .inputs import InputError, read_frame_argument
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("replay", help="feed a captured command to an emulated device seeded from a key store")
     parser.add_argument("command", help="the command frame: hex, base64 or a file")
-    parser.add_argument("--device-type", default="ESME", choices=["ESME", "GSME", "CHF", "GPF"])
-    parser.add_argument("--device-id", help="EUI-64 of the device (default: the command's recipient)")
-    parser.add_argument("--keystore", required=True, help="folder of <eui>-<ds|ka>.<pem|key> files")
-    parser.add_argument("--supplier", help="EUI-64 of the supplier whose certificates fill the supplier cells "
+    parser.add_argument("--device-type", default="ESME", type=str.upper, choices=["ESME", "GSME", "CHF", "GPF"],
+                        help="type of the emulated device the command is fed to (default ESME)")
+    parser.add_argument("--device-id", metavar="EUI64",
+                        help="EUI-64 of the device, 16 hex digits (default: the command's recipient)")
+    parser.add_argument("--keystore", required=True, metavar="DIR",
+                        help="folder of <eui>-<ds|ka>.<pem|key> files: the device's own keys and the "
+                             "organisations' certificates it is seeded with")
+    parser.add_argument("--supplier", metavar="EUI64", help="EUI-64 of the supplier whose certificates fill the supplier cells "
                                            "(default: the lowest entity id with the supplier role)")
     parser.add_argument("--trust-ca", action="append", default=[], metavar="PEM",
                         help="issuing CA certificate path validation may trust (repeatable; default: the "
                              "key store's issuers found in a ca folder next to it)")
-    parser.add_argument("--at", help="device clock, ISO 8601 (default: now)")
+    parser.add_argument("--at", metavar="ISO8601",
+                        help="the device clock at the start, e.g. 2015-01-01T00:00:00Z (default: now, UTC); "
+                             "certificate validity is checked against it unless the profile skips time checks")
     parser.add_argument("--profile", default=None, choices=sorted(PROFILES),
                         help="model profile (default: rtds for an RTDS-style key store, else default; "
                              "rtds: the RTDS test devices, no time checks)")
     parser.add_argument("--state", metavar="JSON",
                         help="the device's starting state: cells, counters, pending commands, key pairs "
                              "(schema: docs/emulator.md)")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true",
+                        help="print JSON (response and alerts in hex, events, notes, profile) instead of text")
     parser.set_defaults(func=run)
 
 

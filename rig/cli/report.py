@@ -27,7 +27,8 @@ unreadable --key)."""
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("report", help="work with proof report folders")
-    commands = parser.add_subparsers(dest="report_command", required=True)
+    commands = parser.add_subparsers(dest="report_command", required=True, metavar="ACTION",
+                                     help="merge: several report folders into one; verify: a folder's seal")
     merge_parser = commands.add_parser(
         "merge", help="merge report folders into one report",
         description="Join the journals of several proof report folders (hosts, rigs, resumed runs) and write one "
@@ -43,7 +44,7 @@ def add_parser(subparsers) -> None:
         description="Check every file of a proof report folder against manifest.json (size, SHA-256, nothing "
                     "missing or added) and the manifest's ECDSA P-256 signature, then print the verdicts the "
                     "manifest protects.", epilog=_VERIFY_EPILOG)
-    verify_parser.add_argument("directory", metavar="DIR")
+    verify_parser.add_argument("directory", metavar="DIR", help="report folder written by prove or report merge")
     verify_parser.add_argument("--key", metavar="PEM",
                                help="the signer's certificate or public key: the manifest must be signed by it")
     verify_parser.add_argument("-v", "--verbose", action="store_true", help="one OK line per intact file too")
