@@ -14,6 +14,7 @@ import sys
 import threading
 from pathlib import Path
 
+from rig.cli.inputs import pki_folder
 from rig.cli.serving import serve
 from rig.transport.framing import FRAMINGS
 from rig.transport.serve import ENDPOINT_KINDS, StreamServer, endpoint_description, make_endpoint
@@ -56,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     if args.tcp is not None and not 0 <= args.tcp <= 65535:
         print("error: --tcp takes a port number 0..65535", file=sys.stderr)
         return 2
-    endpoint = make_endpoint(args.device_type, args.pki, args.fleet, kind=args.endpoint)
+    pki = pki_folder(args.pki) if args.pki is not None else None
+    endpoint = make_endpoint(args.device_type, pki, args.fleet, kind=args.endpoint)
     stop = threading.Event()
     _install_stop_signals(stop)
     server = StreamServer(endpoint, args.framing, watch_stdin=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import tomllib
 from pathlib import Path
 
 _SEPARATORS = re.compile(r"[\s:,_-]")
@@ -44,3 +45,19 @@ def read_frame_argument(argument: str) -> bytes:
     if decoded is None:
         raise InputError(f"{argument[:40]!r} is not a file, hex or base64")
     return decoded
+
+
+def pki_folder(argument: str | Path) -> Path:
+    """A folder ``gbcs-rig pki init`` wrote; otherwise an :class:`InputError` saying what it is
+    instead (the loaders would only name the missing ``pki.toml`` inside it)."""
+    folder = Path(argument)
+    manifest = folder / "pki.toml"
+    if not folder.is_dir():
+        raise InputError(f"no such PKI folder: {folder}")
+    if not manifest.is_file():
+        raise InputError(f"{folder} is not a PKI folder: it has no pki.toml (write one with: gbcs-rig pki init DIR)")
+    try:
+        tomllib.loads(manifest.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise InputError(f"{manifest}: not a PKI manifest ({err})") from None
+    return folder

@@ -99,7 +99,9 @@ def describe_error(err: BaseException) -> str:
         return f"error: no such file or folder: {err.filename}"
     if isinstance(err, PermissionError):
         return f"error: permission denied: {err.filename}"
-    if isinstance(err, IsADirectoryError | NotADirectoryError):
+    if isinstance(err, FileExistsError):
+        return f"error: {err.filename} already exists (a file where a folder is needed?)"
+    if isinstance(err, OSError) and err.strerror and err.filename:
         return f"error: {err.strerror}: {err.filename}"
     if isinstance(err, OSError | ValueError | LookupError):
         return f"error: {err}"

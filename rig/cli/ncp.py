@@ -50,6 +50,7 @@ def _watch_stdin(stop: threading.Event) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rig.cli.inputs import pki_folder
     from rig.cli.serving import serve
     from rig.transport.serve import make_endpoint
     from rig.transport.zigbee.ncp import NcpServer, emulated_ncp
@@ -60,9 +61,10 @@ def run(args: argparse.Namespace) -> int:
     if args.tcp is not None and not 0 <= args.tcp <= 65535:
         print("error: --tcp takes a port number 0..65535", file=sys.stderr)
         return 2
+    pki = pki_folder(args.pki) if args.pki is not None else None
     devices = []
     for kind in args.device_type:
-        endpoint = make_endpoint(kind.upper(), args.pki, kind="provision")
+        endpoint = make_endpoint(kind.upper(), pki, kind="provision")
         devices.append((kind.upper(), bytes(endpoint.entity_id), endpoint))
     ncp = emulated_ncp(devices, fragment_window=args.fragment_window, max_payload=args.max_payload)
     server = NcpServer(ncp)

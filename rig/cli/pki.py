@@ -8,6 +8,8 @@ from pathlib import Path
 from rig import pki as pki_module
 from rig.samples import generate_samples, write_samples
 
+from .inputs import pki_folder
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("pki", help="generate the deterministic test PKI and sample frames")
@@ -32,6 +34,6 @@ def run_init(args: argparse.Namespace) -> int:
 
 
 def run_samples(args: argparse.Namespace) -> int:
-    paths = write_samples(generate_samples(pki_module.load(args.pki)), args.directory)
+    paths = write_samples(generate_samples(pki_module.load(pki_folder(args.pki))), args.directory)
     print(f"{len(paths)} sample frames written to {Path(args.directory)}")
     return 0

@@ -216,6 +216,25 @@ class Checked:
     integrity: str = ""
 
 
+def keyword_error(expression: str) -> str | None:
+    """Why a ``-k`` expression is not one pytest accepts, before a report folder is made for a run
+    that could not start. Uses pytest's own parser (``_pytest.mark.expression``, not public API:
+    when it moves, the check is skipped and pytest reports the expression itself)."""
+    try:
+        from _pytest.mark.expression import Expression
+    except ImportError:
+        return None
+    try:
+        Expression.compile(expression)
+    except Exception as err:  # SyntaxError in pytest 8.4+ (ParseError before)
+        reason = getattr(err, "msg", None) or getattr(err, "message", None) or str(err)
+        column = getattr(err, "offset", None) or getattr(err, "column", None)
+        return (f"-k {expression!r} is not a pytest -k expression ({reason}" + (f", at column {column}" if column
+                                                                                else "") +
+                "); e.g. -k 'future or supplier' (scenario ids: gbcs-rig prove --list)")
+    return None
+
+
 def _check_config(options: dict, sign_key: Path | None) -> str | Checked:
     """A configuration error (file and line where there is one), before anything runs."""
     from rig.config import ConfigError, load_config
@@ -250,6 +269,12 @@ def run(args: argparse.Namespace) -> int:
             _emit(prove_output.usage_error("usage error (see stderr)", chosen))
         return chosen
     report_dir, options = chosen
+    bad_keyword = keyword_error(args.keyword) if args.keyword is not None else None
+    if bad_keyword:
+        print(f"error: {bad_keyword}", file=sys.stderr)
+        if args.json:
+            _emit(prove_output.usage_error(f"usage error: {bad_keyword}", EXIT_USAGE))
+        return EXIT_USAGE
     checked = _check_config(options, args.sign_key)
     if isinstance(checked, str):
         print(f"configuration error: {checked}", file=sys.stderr)

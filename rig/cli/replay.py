@@ -60,6 +60,24 @@ def _eui(text: str) -> bytes:
     return value
 
 
+def _trust_anchor(path: str) -> bytes:
+    """A ``--trust-ca`` file as DER; one that holds no certificate is named, with what to give."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    try:
+        return certs.load_certificate(data).public_bytes(Encoding.DER)
+    except ValueError as err:
+        raise InputError(f"--trust-ca {path}: not a PEM or DER X.509 certificate ({err}); give the issuing CA's "
+                         "certificate, e.g. the ca/issuing-ca.pem of a gbcs-rig pki init folder") from None
+
+
+def _clock(text: str) -> _dt.datetime:
+    try:
+        return _dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"--at {text!r}: not an ISO 8601 time (e.g. 2015-01-01T00:00:00Z)") from None
+
+
 def _describe(message: Message) -> list[str]:
     lines = [f"{message.cra_flag.name} {message_code_label(message.message_code)}: "
              f"{message.originator_id.hex().upper()} -> {message.recipient_id.hex().upper()} counter "
@@ -89,13 +107,8 @@ def run(args: argparse.Namespace) -> int:
         keystore = KeyStore(args.keystore)
         device_id = _eui(args.device_id) if args.device_id else None
         supplier = _eui(args.supplier) if args.supplier else None
-        trusted = None
-        if args.trust_ca:
-            trusted = []
-            for path in args.trust_ca:
-                with open(path, "rb") as handle:
-                    trusted.append(certs.load_certificate(handle.read()).public_bytes(Encoding.DER))
-        start = _dt.datetime.fromisoformat(args.at) if args.at else _dt.datetime.now(_dt.UTC)
+        trusted = [_trust_anchor(path) for path in args.trust_ca] if args.trust_ca else None
+        start = _clock(args.at) if args.at else _dt.datetime.now(_dt.UTC)
         state = load_state(args.state) if args.state else None
     except (InputError, OSError, ValueError, GbcsDecodeError, KeyStoreError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -51,10 +51,31 @@ def add_parser(subparsers) -> None:
     verify_parser.set_defaults(func=run_verify)
 
 
+def journal_problem(folder: Path) -> str | None:
+    """Why ``folder`` cannot be merged (no journal, or one with no run in it), else None; a few
+    torn lines (a run killed mid-write) are skipped by the reader and only warned about."""
+    path = folder / journal_module.JOURNAL_NAME
+    if not path.is_file():
+        return f"no journal in {folder} (a report folder holds {journal_module.JOURNAL_NAME})"
+    records = list(journal_module.read(path))
+    lines = sum(1 for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip())
+    if not any(r.get("type") in ("session", "test") for r in records):
+        return f"{path}: no session or test record in its {lines} line(s): not a journal written by gbcs-rig prove"
+    if lines > len(records):
+        print(f"warning: {path}: {lines - len(records)} unreadable line(s) skipped (a run killed mid-write?)",
+              file=sys.stderr)
+    return None
+
+
 def run_merge(args: argparse.Namespace) -> int:
-    missing = [d for d in args.directories if not (Path(d) / journal_module.JOURNAL_NAME).exists()]
-    if missing:
-        print(f"error: no journal in {', '.join(missing)}", file=sys.stderr)
+    folders = [Path(d) for d in args.directories]
+    if any(folder.resolve() == Path(args.out).resolve() for folder in folders):
+        print(f"error: --out {args.out} is one of the folders to merge: give a new folder "
+              "(the merge rewrites its journal)", file=sys.stderr)
+        return 2
+    problems = [problem for problem in map(journal_problem, folders) if problem]
+    if problems:
+        print(f"error: {'; '.join(problems)}", file=sys.stderr)
         return 2
     try:
         integrity = manifest_module.describe_signing(args.sign_key)
