@@ -21,7 +21,9 @@ from rig.crypto import KeyStore, KeyStoreError, certs
 from rig.gbcs import Cs02bResponse, GbcsDecodeError, Message, decode
 from rig.gbcs.tables import message_code_label
 
+from . import refusals
 from .inputs import InputError, read_frame_argument
+from .refusals import certificate_name
 
 
 def add_parser(subparsers) -> None:
@@ -121,11 +123,15 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     device, response, alerts, notes = result.device, result.response, result.alerts, result.notes
+    outputs = ([("response", response)] if response is not None else []) + [("alert", a) for a in alerts]
+    refused = refusals.explain(device, decode(frame), [decode(f) for _, f in outputs])
+    anchors = [certificate_name(a) for a in device.anchors()]
     if args.json:
         print(json.dumps({"response": response.hex().upper() if response else None,
                           "alerts": [a.hex().upper() for a in alerts],
                           "events": [e.to_json() | {"name": e.name} for e in device.events],
-                          "notes": notes, "profile": result.profile,
+                          "notes": notes, "profile": result.profile, "trust_anchors": anchors,
+                          "refusals": [r.to_json() for r in refused],
                           "device_public_key": public_point(device.identity.ds_key.public_key()).hex().upper()},
                          indent=2))
         return 0
@@ -133,13 +139,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     print(f"device {device.entity_id.hex().upper()} ({args.device_type}, profile {result.profile}) at "
           f"{start.isoformat()}")
+    print(f"trust anchors: {', '.join(anchors) or 'none'}")
     if response is None:
         print("response: none (the command was discarded)")
-    outputs = ([("response", response)] if response is not None else []) + [("alert", a) for a in alerts]
     for kind, frame_out in outputs:
         print(f"{kind} ({len(frame_out)} bytes): {frame_out.hex().upper()}")
         for line in _describe(decode(frame_out)):
             print(f"  {line}")
+    for refusal in refused:
+        print(f"why: {refusal}")
     for event in device.events:
         print(f"event: {event}")
     return 0
