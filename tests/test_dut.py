@@ -4,7 +4,11 @@ manufacturer would: from a folder of their own, with only the installed package 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -29,13 +33,27 @@ def _run(pytester: pytest.Pytester, *args: str):
     return result, [r for r in records if r.get("type") == "test"]
 
 
-def test_the_guides_example_passes_from_a_folder_of_its_own(pytester):
-    pytester.makepyfile(test_my_meter=EXAMPLE.read_text())
-    assert not (pytester.path / "hw_configs").exists()
-    result, records = _run(pytester)
-    result.assert_outcomes(passed=7)
-    assert len(records) == 7 and {r["outcome"] for r in records} == {"passed"}
-    names = {m["name"] for r in records for m in r.get("evidence", [])}
+def test_the_guides_example_passes_in_a_new_folder_with_only_the_installed_package(tmp_path):
+    """The issue's Done-when, as a manufacturer does it: an empty folder, the guide's example file
+    and nothing else (no conftest, no ini, no hw_configs), ``python -m pytest`` of this interpreter
+    in it. The package and its pytest plugin come from the installation; the emulated rigs from the
+    package's own default config."""
+    folder = tmp_path / "my-meter-tests"
+    folder.mkdir()
+    shutil.copy(EXAMPLE, folder / EXAMPLE.name)
+    # nothing of this test session leaks in: no PYTHONPATH to the checkout, no pytest or rig settings
+    env = {k: v for k, v in os.environ.items()
+           if k != "PYTHONPATH" and not k.startswith(("PYTEST_", "RIG_"))}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA"], cwd=folder, env=env,
+                          capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
+    assert f"rootdir: {folder}" in done.stdout, done.stdout  # not the checkout's
+    assert re.search(r"plugins: .*gbcs-rig-", done.stdout), done.stdout  # loaded by its entry point
+    assert re.search(r"^=+ 7 passed in ", done.stdout, re.M) and done.returncode == 0, done.stdout + done.stderr
+    assert {p.name for p in folder.iterdir()} - {"__pycache__"} == {"reports", EXAMPLE.name}
+    records = [json.loads(line) for line in (folder / "reports" / "rig" / "journal.jsonl").read_text().splitlines()]
+    tests = [r for r in records if r.get("type") == "test"]
+    assert len(tests) == 7 and {r["outcome"] for r in tests} == {"passed"}
+    names = {m["name"] for r in tests for m in r.get("evidence", [])}
     assert "alert 0x8F3E signed by the device under test" in names  # the negative probe's positive evidence
     assert "verified execution alert" in names and "DCC alert" in names
 
