@@ -215,3 +215,37 @@ def test_a_request_the_rigs_dcc_side_refuses_is_inconclusive_not_a_meter_failure
     _, records = _run(pytester)
     assert [r["outcome"] for r in records] == ["inconclusive"]
     assert "nothing was sent to the device" in records[0]["reason"] and "REJECTED" in records[0]["reason"]
+
+
+def _public_api(fixture_pki) -> set[str]:
+    """Every public method, property and attribute of a ``Dut``."""
+    members = {name for name in vars(Dut) if not name.startswith("_")}
+    return members | {name for name in vars(_over_a_link(fixture_pki)) if not name.startswith("_")}
+
+
+def _plugin_fixtures() -> set[str]:
+    """The fixtures the plugin defines, read from its modules (``@pytest.fixture`` functions)."""
+    import ast
+
+    from .vectors import PROJECT
+
+    found = set()
+    for module in (PROJECT / "rig" / "pytest_plugin").glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.FunctionDef) and any("fixture" in ast.unparse(d) for d in node.decorator_list):
+                found.add(node.name)
+    return found
+
+
+def test_the_readme_and_the_guide_name_every_dut_member_and_every_fixture(fixture_pki):
+    readme = (PROJECT / "README.md").read_text()
+    pytest_rig = readme[readme.index("## The pytest rig"):readme.index("## What is here")]
+    guide = GUIDE.read_text()
+    api = _public_api(fixture_pki)
+    fixtures = _plugin_fixtures()
+    assert {"migrate", "expect_alert", "session", "last"} <= api and {"dut", "rig", "dcc", "alerts"} <= fixtures
+    for text, where in ((pytest_rig, "README's pytest rig section"), (guide, "docs/writing-tests.md")):
+        missing = sorted(f"dut.{name}" for name in api if f"dut.{name}" not in text)
+        missing += sorted(f"fixture {name}" for name in fixtures if f"`{name}`" not in text)
+        assert not missing, f"missing from {where}: {', '.join(missing)}"
+    assert "(docs/writing-tests.md)" in pytest_rig
