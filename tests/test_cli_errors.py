@@ -36,6 +36,7 @@ def _bad_inputs(folder: Path) -> dict[str, str]:
     (folder / "garbage.hex").write_text("garbage\n")
     (folder / "bad.json").write_text('{"counters": 5\n')
     (folder / "list.json").write_text("[]\n")
+    (folder / "bad.toml").write_text("rigs = [\n")
     (folder / "afile").write_text("a file, not a folder\n")
     (folder / "notpki").mkdir()
     (folder / "badpki").mkdir()
@@ -52,7 +53,8 @@ def _bad_inputs(folder: Path) -> dict[str, str]:
 #: (command line, exit code, texts the one error line must hold); every command and sub-command
 #: at least once, with a missing file, a malformed file and a bad value where it takes them
 BAD_INPUT = [
-    (("decode", "/nonexistent/frame.hex"), 2, ("/nonexistent/frame.hex",)),
+    (("decode", "/nonexistent/a-long-folder-name/CS02bSupplierByTransCoS_IMMEDIATE_SUCCESS_COMMAND.hex"), 2,
+     ("no such file: /nonexistent/a-long-folder-name/CS02bSupplierByTransCoS_IMMEDIATE_SUCCESS_COMMAND.hex",)),
     (("decode", "0011"), 2, ("decode error",)),
     (("decode", "{tmp}/garbage.hex"), 2, ("decode error", "general-signing tag")),
     (("decode", "{sample}", "--keystore", "/nonexistent"), 2, ("key store folder /nonexistent does not exist",)),
@@ -101,6 +103,7 @@ BAD_INPUT = [
     (("report", "verify", "{tmp}/sealed", "--key", "/nonexistent/cert.pem"), 2, ("/nonexistent/cert.pem",)),
     (("ledger", "show", "NOTHEX"), 2, ("not an EUI-64: 'NOTHEX'",)),
     (("ledger", "--config", "/nonexistent/rigs.toml", "show", "0011223344556677"), 2, ("/nonexistent/rigs.toml",)),
+    (("ledger", "--config", "{tmp}/bad.toml", "show", "0011223344556677"), 2, ("config error", "bad.toml:2: TOML syntax error")),
     (("ledger", "--state-dir", "{tmp}/state", "export", "/nonexistent/dir/counters.json"), 2,
      ("/nonexistent/dir/counters.json",)),
     (("ledger", "--state-dir", "{tmp}/state", "import", "/nonexistent/counters.json"), 2,

@@ -43,6 +43,8 @@ def read_frame_argument(argument: str) -> bytes:
         return decoded if decoded is not None else raw
     decoded = _text_to_bytes(argument)
     if decoded is None:
+        if path.suffix or "/" in argument or "\\" in argument:  # meant as a file name
+            raise InputError(f"no such file: {argument} (nor is it hex or base64)")
         raise InputError(f"{argument[:40]!r} is not a file, hex or base64")
     return decoded
 
