@@ -229,9 +229,9 @@ def keyword_error(expression: str) -> str | None:
     except Exception as err:  # SyntaxError in pytest 8.4+ (ParseError before)
         reason = getattr(err, "msg", None) or getattr(err, "message", None) or str(err)
         column = getattr(err, "offset", None) or getattr(err, "column", None)
-        return (f"-k {expression!r} is not a pytest -k expression ({reason}" + (f", at column {column}" if column
-                                                                                else "") +
-                "); e.g. -k 'future or supplier' (scenario ids: gbcs-rig prove --list)")
+        where = f", at column {column}" if column else ""
+        return (f"-k {expression!r} is not a pytest -k expression ({reason}{where}); "
+                "e.g. -k 'future or supplier' (scenario ids: gbcs-rig prove --list)")
     return None
 
 

@@ -4,7 +4,8 @@ Seeds an emulated device of the given type with the key store's organisation cer
 the cells their role and key usage fit), feeds it the command, and prints the response and any
 alerts, decoded. A future-dated command is also executed (the device clock is moved to its
 execution time) so its 0x8F66/0x8F67 alert is shown. The work is ``rig.provision.replay``; the
-notes say which profile and trust anchors were used and why, and what a discarded command lacked.
+notes say which profile and trust anchors were used and why, and what a discarded command lacked;
+``rig.cli.refusals`` says why each refused certificate was refused and which option changes it.
 """
 
 from __future__ import annotations
@@ -36,14 +37,16 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--keystore", required=True, metavar="DIR",
                         help="folder of <eui>-<ds|ka>.<pem|key> files: the device's own keys and the "
                              "organisations' certificates it is seeded with")
-    parser.add_argument("--supplier", metavar="EUI64", help="EUI-64 of the supplier whose certificates fill the supplier cells "
-                                           "(default: the lowest entity id with the supplier role)")
+    parser.add_argument("--supplier", metavar="EUI64",
+                        help="EUI-64 of the supplier whose certificates fill the supplier cells "
+                             "(default: the lowest entity id with the supplier role)")
     parser.add_argument("--trust-ca", action="append", default=[], metavar="PEM",
                         help="issuing CA certificate path validation may trust (repeatable; default: the "
                              "key store's issuers found in a ca folder next to it)")
     parser.add_argument("--at", metavar="ISO8601",
-                        help="the device clock at the start, e.g. 2015-01-01T00:00:00Z (default: now, UTC); "
-                             "certificate validity is checked against it unless the profile skips time checks")
+                        help="the device clock at the start, e.g. 2015-01-01T00:00:00Z, UTC when no offset is "
+                             "given (default: now); certificate validity is checked against it unless the profile "
+                             "or the command disapplies time checks")
     parser.add_argument("--profile", default=None, choices=sorted(PROFILES),
                         help="model profile (default: rtds for an RTDS-style key store, else default; "
                              "rtds: the RTDS test devices, no time checks)")
@@ -51,7 +54,8 @@ def add_parser(subparsers) -> None:
                         help="the device's starting state: cells, counters, pending commands, key pairs "
                              "(schema: docs/emulator.md)")
     parser.add_argument("--json", action="store_true",
-                        help="print JSON (response and alerts in hex, events, notes, profile) instead of text")
+                        help="print JSON (response and alerts in hex, events, notes, profile, trust anchors, "
+                             "refusals) instead of text")
     parser.set_defaults(func=run)
 
 
@@ -75,9 +79,10 @@ def _trust_anchor(path: str) -> bytes:
 
 def _clock(text: str) -> _dt.datetime:
     try:
-        return _dt.datetime.fromisoformat(text)
+        when = _dt.datetime.fromisoformat(text)
     except ValueError:
         raise InputError(f"--at {text!r}: not an ISO 8601 time (e.g. 2015-01-01T00:00:00Z)") from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=_dt.UTC)  # as the device clock reads it
 
 
 def _describe(message: Message) -> list[str]:
