@@ -91,3 +91,17 @@ def test_progress_eta_follows_the_pace_so_far():
     assert eta(10.0, 5, 20) == "0:30"  # 2 s a scenario, 15 to go
     assert eta(120.0, 1, 3) == "4:00"
     assert eta(3.0, 0, 10) == "0:00" and eta(9.0, 10, 10) == "0:00"
+
+
+def test_prove_k_matches_the_scenario_ids_of_the_list_and_counts_only_what_runs(tmp_path):
+    """``-k future-dated`` (an id as ``--list`` shows it) selects that scenario and the one whose id
+    contains it; the progress counts ``[n/2]``, not the whole catalogue, so the ETA is about them."""
+    report = tmp_path / "proof"
+    done = gbcs_rig("prove", "--config", str(EMULATED), "--rig", "esme", "-k", "future-dated", "--report", str(report))
+    assert done.returncode == 3, done.stdout + done.stderr  # the rest is not run: NOT PROVEN
+    progress = [line for line in done.stdout.splitlines() if line.startswith("[")]
+    assert [line.split()[:2] for line in progress] == [["[1/2]", "test_future_dated[esme]"],
+                                                      ["[2/2]", "test_future_dated_failing[esme]"]]
+    records = [json.loads(line) for line in (report / "journal.jsonl").read_text().splitlines()]
+    ran = {r["scenario"]: r["outcome"] for r in records if r.get("type") == "test"}
+    assert ran == {"future-dated": "passed", "future-dated-failing": "passed"}

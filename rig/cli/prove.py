@@ -73,12 +73,13 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--rig", action="append", default=[], metavar="ID",
                         help="only this rig (repeatable; with --resume: default the resumed run's selection)")
     parser.add_argument("--mode", choices=["emulated", "hardware", "auto"], default=None,
-                        help="which rigs of the config to run (default auto; with --resume: the resumed run's)")
+                        help="which rigs of the config to run: emulated ones only, hardware (real devices) only, "
+                             "or auto: every rig (default auto; with --resume: the resumed run's)")
     parser.add_argument("--report", metavar="DIR", help="report folder (default: reports/proof-<UTC time>)")
     parser.add_argument("--resume", metavar="DIR", help="continue an interrupted run in its report folder")
     parser.add_argument("-k", dest="keyword", metavar="EXPR",
-                        help="only scenarios whose id matches this pytest -k expression, e.g. 'future or supplier' "
-                             "(ids: gbcs-rig prove --list); the others count as not run")
+                        help="only scenarios matching this pytest -k expression over their ids (gbcs-rig prove "
+                             "--list) and test names, e.g. 'future-dated or supplier'; the others count as not run")
     parser.add_argument("--sign-key", metavar="PEM", type=Path, default=None,
                         help="ECDSA P-256 private key that signs the report manifest (default: the config's "
                              "[report] signing_key; with neither the folder is hashed, not signed)")
@@ -119,7 +120,16 @@ class Progress:
         if skipped:
             config.hook.pytest_deselected(items=skipped)
             items[:] = keep
-        self.total = len(items)
+
+    def pytest_itemcollected(self, item: pytest.Item) -> None:
+        """``-k`` also matches the scenario id as ``--list`` shows it (``future-dated``), not only
+        the test name (``test_future_dated[esme]``)."""
+        scenario, _rig = self._key(item)
+        item.extra_keyword_matches.add(scenario)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        # after every deselection (resume, rigs, -k): what will run, so the count and ETA are right
+        self.total = len(session.items)
 
     def pytest_collectreport(self, report) -> None:
         if report.failed:
@@ -231,7 +241,7 @@ def keyword_error(expression: str) -> str | None:
         column = getattr(err, "offset", None) or getattr(err, "column", None)
         where = f", at column {column}" if column else ""
         return (f"-k {expression!r} is not a pytest -k expression ({reason}{where}); "
-                "e.g. -k 'future or supplier' (scenario ids: gbcs-rig prove --list)")
+                "e.g. -k 'future-dated or supplier' (scenario ids: gbcs-rig prove --list)")
     return None
 
 
