@@ -59,6 +59,11 @@ def test_replay_detects_the_rtds_key_store_and_its_trust_anchor(capsys):
     (alert,) = [decode(bytes.fromhex(a)).payload for a in result["alerts"]]
     assert alert.alert_code == 0x8F67
     assert any("have expired" in n for n in result["notes"])
+    # each refused cell says it was judged at the execution time, which --at does not move
+    assert [r["status"] for r in result["refusals"]] == ["BAD_CERTIFICATE"] * 3
+    for refusal in result["refusals"]:
+        assert "valid 2015-12-23..2025-12-22 and the device clock was 2030-01-02T00:00:00+00:00" in refusal["reason"]
+        assert refusal["fix"].startswith("--profile rtds") and "--at cannot change it" in refusal["fix"]
 
 
 @needs_rtds

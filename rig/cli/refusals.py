@@ -125,9 +125,13 @@ def _why(device: EmulatedDevice, command: Cs02bCommand, replacement: Replacement
     time_checked = profile.reliable_time and not command.control.disapplies_time_checks
     stale = _out_of_date([leaf, *path], at) if time_checked else None
     if stale is not None:
-        return (f"{certificate_name(stale)} is valid {stale.not_before.date()}..{stale.not_after.date()} and the device clock "
-                f"was {at.isoformat()} (profile {profile.name} checks validity; the command does not disapply it)",
-                "--at a time inside that period, or --profile rtds (the RTDS test devices check no times)")
+        reason = (f"{certificate_name(stale)} is valid {stale.not_before.date()}..{stale.not_after.date()} and the "
+                  f"device clock was {at.isoformat()} (profile {profile.name} checks validity; the command does not "
+                  "disapply it)")
+        if command.is_future_dated:  # the command sets the clock it is judged at
+            return reason, (f"--profile rtds (the RTDS test devices check no times); --at cannot change it: the "
+                            f"command runs at its execution time {command.execution_date_time.isoformat()}")
+        return reason, "--at a time inside that period, or --profile rtds (the RTDS test devices check no times)"
     failure = cpv.validate(leaf, path, device.anchors(), None)
     if failure is cpv.CpvFailure.NO_CHAIN:
         return (f"its issuer {leaf.certificate.issuer.rfc4514_string()} does not chain to a trust anchor of the "
