@@ -104,6 +104,7 @@ BAD_INPUT = [
     (("ledger", "show", "NOTHEX"), 2, ("not an EUI-64: 'NOTHEX'",)),
     (("ledger", "--config", "/nonexistent/rigs.toml", "show", "0011223344556677"), 2, ("/nonexistent/rigs.toml",)),
     (("ledger", "--config", "{tmp}/bad.toml", "show", "0011223344556677"), 2, ("config error", "bad.toml:2: TOML syntax error")),
+    (("ledger", "--state-dir", "{tmp}/afile", "show", "0011223344556677"), 2, ("afile is not a folder",)),
     (("ledger", "--state-dir", "{tmp}/state", "export", "/nonexistent/dir/counters.json"), 2,
      ("/nonexistent/dir/counters.json",)),
     (("ledger", "--state-dir", "{tmp}/state", "import", "/nonexistent/counters.json"), 2,

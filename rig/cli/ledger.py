@@ -53,6 +53,9 @@ def _state_dir(args: argparse.Namespace) -> Path:
 
 def _open(args: argparse.Namespace, *, create: bool) -> Ledger | None:
     folder = _state_dir(args)
+    if folder.exists() and not folder.is_dir():
+        # a file where the state folder should be is a wrong setting, never "no ledger yet"
+        raise LedgerError(f"state folder {folder} is not a folder")
     if not create and not (folder / LEDGER_NAME).exists():
         return None
     return Ledger.in_state_dir(folder, source="gbcs-rig ledger")
