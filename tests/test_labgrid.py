@@ -38,7 +38,6 @@ from tests.pty_relay import PtyRelay
 
 ROOT = Path(__file__).resolve().parents[1]
 PKI = ROOT / "fixtures" / "pki"
-PLACE = "esme-lab-1"
 EXPORTER = "rig-test-exporter"
 DEVICE_ID = "7E570D00000000A0"
 HOLDER = "holder-alice"
@@ -159,14 +158,46 @@ def _stop_group(process: subprocess.Popen) -> None:
         process.wait(5)
 
 
+#: one emulated meter (and place) per test that changes the meter's state or needs it fresh:
+#: a full prove migrates its meter, and an interrupted run leaves its meter wherever it stopped
+METERS = ("full", "busy", "sigint", "sigterm")
+
+
+def place_of(meter: str) -> str:
+    return f"esme-{meter}"
+
+
+class Meter:
+    """An emulated ESME behind a byte-counting relay, exported as group ``meter-<name>``."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.place = place_of(name)
+        self.emulator = EmulatorProcess("ESME", pki_dir=PKI, ready_timeout=20)
+        self.relay: PtyRelay | None = None
+
+    def start(self) -> Meter:
+        self.relay = PtyRelay(self.emulator.start()).__enter__()
+        return self
+
+    @property
+    def sent(self) -> int:
+        """Bytes the rigs have sent to this meter so far."""
+        return self.relay.forwarded
+
+    def stop(self) -> None:
+        if self.relay is not None:
+            self.relay.__exit__(None, None, None)
+        self.emulator.terminate()
+
+
 class Lab:
     def __init__(self, folder: Path):
         self.folder = folder
         self.port = _free_port()
         self.coordinator = f"127.0.0.1:{self.port}"
         self.processes: list[subprocess.Popen] = []
-        self.emulator: EmulatorProcess | None = None
-        self.relay: PtyRelay | None = None
+        self.meters: dict[str, Meter] = {}
 
     def spawn(self, *argv: str, name: str) -> subprocess.Popen:
         with open(self.folder / f"{name}.log", "wb") as log:
@@ -183,12 +214,12 @@ class Lab:
             raise AssertionError(f"labgrid-client {' '.join(args)}: {done.stdout}{done.stderr}")
         return done.stdout + done.stderr
 
-    def holder(self) -> str | None:
+    def holder(self, place: str) -> str | None:
         """Who holds the place, as the coordinator says (``labgrid-client show``)."""
-        shown = re.search(r"^\s*acquired: (\S+)", self.client("-p", PLACE, "show"), re.M)
+        shown = re.search(r"^\s*acquired: (\S+)", self.client("-p", place, "show"), re.M)
         return None if shown is None or shown.group(1) == "None" else shown.group(1)
 
-    def config(self, name: str, *, wait: float = 0.0) -> Path:
+    def config(self, name: str, meter: str, *, wait: float = 0.0) -> Path:
         path = self.folder / f"{name}.toml"
         path.write_text(f"""
 state_dir = "{self.folder / 'state'}"
@@ -211,7 +242,7 @@ features = ["cs02b", "future_dated", "serial"]
 
 [rigs.esme-lab.transport]
 kind = "labgrid"
-place = "{PLACE}"
+place = "{place_of(meter)}"
 coordinator = "{self.coordinator}"
 wait = {wait}
 framing = "hdlc"
@@ -223,26 +254,26 @@ hdlc = {{ client = 0x10, server = 0x01 }}
 
     def start(self) -> Lab:
         self.spawn(_tool("labgrid-coordinator"), "-l", self.coordinator, name="coordinator")
+        for name in METERS:
+            self.meters[name] = Meter(name).start()
+        (self.folder / "exporter.yaml").write_text("".join(
+            f"meter-{name}:\n  RawSerialPort:\n    port: {meter.relay.url}\n    speed: 115200\n"
+            for name, meter in self.meters.items()))
         _wait_for(lambda: _connects(self.port), 15, "the coordinator to listen")
-        self.emulator = EmulatorProcess("ESME", pki_dir=PKI, ready_timeout=20)
-        self.relay = PtyRelay(self.emulator.start()).__enter__()
-        (self.folder / "exporter.yaml").write_text(
-            f"meter-esme:\n  RawSerialPort:\n    port: {self.relay.url}\n    speed: 115200\n")
         self.spawn(_tool("labgrid-exporter"), "-c", self.coordinator, "-n", EXPORTER, "--hostname", "127.0.0.1",
                    "exporter.yaml", name="exporter")
-        resource = f"{EXPORTER}/meter-esme/NetworkSerialPort"
-        _wait_for(lambda: resource in self.client("resources"), 20, f"the exporter to publish {resource}")
-        self.client("-p", PLACE, "create")
-        self.client("-p", PLACE, "add-match", resource)
+        resources = [f"{EXPORTER}/meter-{name}/NetworkSerialPort" for name in METERS]
+        _wait_for(lambda: all(r in self.client("resources") for r in resources), 20, "the exporter's resources")
+        for name, resource in zip(METERS, resources, strict=True):
+            self.client("-p", place_of(name), "create")
+            self.client("-p", place_of(name), "add-match", resource)
         return self
 
     def stop(self) -> None:
         for process in reversed(self.processes):
             _stop_group(process)
-        if self.relay is not None:
-            self.relay.__exit__(None, None, None)
-        if self.emulator is not None:
-            self.emulator.terminate()
+        for meter in self.meters.values():
+            meter.stop()
 
 
 def _connects(port: int) -> bool:
@@ -288,96 +319,103 @@ class TestLab:
     pytestmark = lab_only
 
     def test_prove_over_a_labgrid_place(self, lab):
-        before = lab.relay.forwarded
-        done = _prove(lab, lab.config("prove"), "prove")
+        meter = lab.meters["full"]
+        done = _prove(lab, lab.config("prove", "full"), "prove")
         summary = json.loads(done.stdout)
         assert (done.returncode, summary["verdict"]) == (0, "MIGRATABLE"), done.stderr[-3000:]
-        assert lab.relay.forwarded > before  # the frames went through the exported port
+        assert meter.sent > 0  # the frames went through the exported port
         journal = _journal(lab, "prove")
         configured = journal[0]["attribution"]["rigs"]["esme-lab"]["transport_configured"]
         assert (configured["kind"], configured["place"], configured["coordinator"]) == (
-            "labgrid", PLACE, lab.coordinator)
+            "labgrid", meter.place, lab.coordinator)
         resolved = next(r["transport_resolved"] for r in journal if r.get("type") == "rig")
-        assert (resolved["place"], resolved["coordinator"]) == (PLACE, lab.coordinator)
+        assert (resolved["place"], resolved["coordinator"]) == (meter.place, lab.coordinator)
         assert re.fullmatch(r"rfc2217://127\.0\.0\.1:\d+", resolved["endpoint"])
-        assert resolved["resource_path"] == f"{EXPORTER}/meter-esme/NetworkSerialPort/RawSerialPort"
-        assert lab.holder() is None  # released at the end of the run
+        assert resolved["resource_path"] == f"{EXPORTER}/meter-full/NetworkSerialPort/RawSerialPort"
+        assert lab.holder(meter.place) is None  # released at the end of the run
 
     def test_busy_place_fails_at_once_naming_the_holder_and_sends_nothing(self, lab):
-        lab.client("-p", PLACE, "acquire", user=HOLDER)
+        meter = lab.meters["busy"]
+        lab.client("-p", meter.place, "acquire", user=HOLDER)
         try:
-            holder = lab.holder()
+            holder = lab.holder(meter.place)
             assert holder.endswith(f"/{HOLDER}")
-            before = lab.relay.forwarded
+            before = meter.sent
             started = time.monotonic()
-            done = _prove(lab, lab.config("busy"), "busy", "-k", "initial_read_back")
+            done = _prove(lab, lab.config("busy", "busy"), "busy", "-k", "initial_read_back")
             took = time.monotonic() - started
             assert json.loads(done.stdout)["verdict"] == "NOT PROVEN" and done.returncode == 3
-            assert f"labgrid place '{PLACE}' (coordinator {lab.coordinator}) is acquired by {holder}" in done.stderr
+            assert (f"labgrid place '{meter.place}' (coordinator {lab.coordinator}) is acquired by {holder}"
+                    in done.stderr)
             assert "nothing was sent" in done.stderr
-            assert lab.relay.forwarded == before  # zero bytes reached the meter
+            assert meter.sent == before  # zero bytes reached the meter
             assert took < 30
             # the rig fault is an inconclusive result, never the meter's
             tests = [r for r in _journal(lab, "busy") if r.get("type") == "test"]
             assert tests and {r["outcome"] for r in tests} == {"inconclusive"}
-            assert lab.holder() == holder  # the holder keeps the place
+            assert lab.holder(meter.place) == holder  # the holder keeps the place
         finally:
-            lab.client("-p", PLACE, "release", user=HOLDER)
+            lab.client("-p", meter.place, "release", user=HOLDER)
 
     def test_busy_place_with_wait_queues_and_gives_up_after_the_wait(self, lab):
-        lab.client("-p", PLACE, "acquire", user=HOLDER)
+        meter = lab.meters["busy"]
+        lab.client("-p", meter.place, "acquire", user=HOLDER)
         try:
-            before = lab.relay.forwarded
+            before = meter.sent
             started = time.monotonic()
-            done = _prove(lab, lab.config("wait-short", wait=1.5), "wait-short", "-k", "initial_read_back")
+            done = _prove(lab, lab.config("wait-short", "busy", wait=1.5), "wait-short", "-k", "initial_read_back")
             took = time.monotonic() - started
             assert done.returncode == 3
-            assert f"is still acquired by {lab.holder()} after waiting 1.5s" in done.stderr
-            assert lab.relay.forwarded == before
+            assert f"is still acquired by {lab.holder(meter.place)} after waiting 1.5s" in done.stderr
+            assert meter.sent == before
             assert took >= 1.5
             assert "Reservation '" not in lab.client("reservations")  # the reservation was cancelled
         finally:
-            lab.client("-p", PLACE, "release", user=HOLDER)
+            lab.client("-p", meter.place, "release", user=HOLDER)
 
     def test_busy_place_with_wait_runs_once_released(self, lab):
-        lab.client("-p", PLACE, "acquire", user=HOLDER)
+        meter = lab.meters["busy"]
+        lab.client("-p", meter.place, "acquire", user=HOLDER)
+
         def release_once_queued():
             # the holder lets go only once the rig is waiting in its reservation
             with contextlib.suppress(AssertionError):
                 _wait_for(lambda: "state: waiting" in lab.client("reservations"), 30, "the rig's reservation")
-            lab.client("-p", PLACE, "release", user=HOLDER)
+            lab.client("-p", meter.place, "release", user=HOLDER)
 
         released = threading.Thread(target=release_once_queued)
         released.start()
         try:
-            before = lab.relay.forwarded
-            done = _prove(lab, lab.config("wait-long", wait=30), "wait-long", "-k", "initial_read_back")
+            before = meter.sent
+            done = _prove(lab, lab.config("wait-long", "busy", wait=30), "wait-long", "-k", "initial_read_back")
         finally:
             released.join()
-        tests = [r for r in _journal(lab, "wait-long") if r.get("type") == "test"]
+        journal = _journal(lab, "wait-long")
+        tests = [r for r in journal if r.get("type") == "test"]
         assert [r["outcome"] for r in tests] == ["passed"], done.stderr[-2000:]
-        resolved = next(r["transport_resolved"] for r in _journal(lab, "wait-long") if r.get("type") == "rig")
+        resolved = next(r["transport_resolved"] for r in journal if r.get("type") == "rig")
         assert resolved.get("reservation")  # it got the place through its reservation
-        assert lab.relay.forwarded > before
-        assert lab.holder() is None
+        assert meter.sent > before
+        assert lab.holder(meter.place) is None
         assert "Reservation '" not in lab.client("reservations")
 
     @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
     def test_place_released_after_a_signal(self, lab, signum):
+        meter = lab.meters[signum.name.lower()]
         report = f"signal-{signum.name}"
-        run = subprocess.Popen([sys.executable, "-m", "rig.cli.main", "prove", "--config", str(lab.config(report)),
-                                "--report", str(lab.folder / report), "-k", "test_mode_authorisation"],
+        run = subprocess.Popen([sys.executable, "-m", "rig.cli.main", "prove", "--config",
+                                str(lab.config(report, meter.name)), "--report", str(lab.folder / report)],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             journal = lab.folder / report / "journal.jsonl"
             _wait_for(lambda: journal.exists() and '"type":"rig"' in journal.read_text(), 30,
                       "the run to open the place")
-            assert lab.holder() == f"{socket.gethostname()}/{getpass.getuser()}"
+            assert lab.holder(meter.place) == f"{socket.gethostname()}/{getpass.getuser()}"
             run.send_signal(signum)
             output, _ = run.communicate(timeout=30)
         finally:
             if run.poll() is None:
                 run.kill()
-        assert lab.holder() is None, output[-2000:]
+        assert lab.holder(meter.place) is None, output[-2000:]
         ended = [r for r in _journal(lab, report) if r.get("type") == "end"]
         assert ended and ended[-1]["complete"] is False  # interrupted, and recorded as such
