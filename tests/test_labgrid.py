@@ -14,6 +14,7 @@ labgrid or ser2net cannot be found.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import getpass
 import importlib.util
 import json
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -160,7 +162,7 @@ def _stop_group(process: subprocess.Popen) -> None:
 
 #: one emulated meter (and place) per test that changes the meter's state or needs it fresh:
 #: a full prove migrates its meter, and an interrupted run leaves its meter wherever it stopped
-METERS = ("full", "busy", "sigint", "sigterm")
+METERS = ("full", "busy", "sigint", "sigterm", "local")
 
 
 def place_of(meter: str) -> str:
@@ -254,8 +256,8 @@ hdlc = {{ client = 0x10, server = 0x01 }}
 
     def start(self) -> Lab:
         self.spawn(_tool("labgrid-coordinator"), "-l", self.coordinator, name="coordinator")
-        for name in METERS:
-            self.meters[name] = Meter(name).start()
+        with ThreadPoolExecutor(len(METERS)) as starting:  # each emulator takes a second or two to come up
+            self.meters = dict(zip(METERS, starting.map(lambda name: Meter(name).start(), METERS), strict=True))
         (self.folder / "exporter.yaml").write_text("".join(
             f"meter-{name}:\n  RawSerialPort:\n    port: {meter.relay.url}\n    speed: 115200\n"
             for name, meter in self.meters.items()))
@@ -398,6 +400,27 @@ class TestLab:
         assert meter.sent > before
         assert lab.holder(meter.place) is None
         assert "Reservation '" not in lab.client("reservations")
+
+    def test_close_releases_the_place_and_a_failed_open_keeps_nothing(self, lab):
+        from rig.transport.labgrid import LabgridError, open_labgrid
+
+        meter = lab.meters["local"]
+        me = f"{socket.gethostname()}/{getpass.getuser()}"
+        spec = parse_config(lab.config("local", "local").read_text(), "local.toml").rigs["esme-lab"].transport
+        transport, resolved = open_labgrid(spec, name="labgrid:local", framing="hdlc", join=10)
+        try:
+            assert transport.is_open and resolved["acquired_as"] == me
+            assert lab.holder(meter.place) == me
+        finally:
+            transport.close()
+        assert lab.holder(meter.place) is None  # released by close, not only when this process exits
+        # a place whose port cannot be used is released before the error goes on
+        wrong = dataclasses.replace(spec, resource="no-such-port")
+        with pytest.raises(LabgridError, match="has no NetworkSerialPort named 'no-such-port'"):
+            open_labgrid(wrong, name="labgrid:local", framing="hdlc", join=10)
+        assert lab.holder(meter.place) is None
+        with pytest.raises(LabgridError, match=r"does not exist \(did you mean 'esme-local'\?\)"):
+            open_labgrid(dataclasses.replace(spec, place="esme-locl"), name="labgrid:local", framing="hdlc", join=10)
 
     @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
     def test_place_released_after_a_signal(self, lab, signum):
