@@ -334,6 +334,8 @@ class TestLab:
         assert (resolved["place"], resolved["coordinator"]) == (meter.place, lab.coordinator)
         assert re.fullmatch(r"rfc2217://127\.0\.0\.1:\d+", resolved["endpoint"])
         assert resolved["resource_path"] == f"{EXPORTER}/meter-full/NetworkSerialPort/RawSerialPort"
+        header = (lab.folder / "prove" / "index.html").read_text()  # the report's attribution says so too
+        assert f"place={meter.place}" in header and resolved["endpoint"] in header
         assert lab.holder(meter.place) is None  # released at the end of the run
 
     def test_busy_place_fails_at_once_naming_the_holder_and_sends_nothing(self, lab):
