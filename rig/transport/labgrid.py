@@ -105,6 +105,11 @@ def _in_session(coordinator: str, work: Callable[[Any, asyncio.AbstractEventLoop
             except Exception as err:
                 raise LabgridError(f"labgrid coordinator {coordinator} unreachable: {_rpc_details(err)}") from None
             outcome["value"] = work(session, loop, pb2)
+        except (LabgridError, KeyboardInterrupt) as err:
+            outcome["error"] = err
+        except Exception as err:  # a gRPC error, or labgrid's own: still the labgrid side, one line
+            outcome["error"] = LabgridError(f"labgrid coordinator {coordinator}: {type(err).__name__}: "
+                                            f"{_rpc_details(err)}")
         except BaseException as err:
             outcome["error"] = err
         finally:
