@@ -43,6 +43,8 @@ PKI = ROOT / "fixtures" / "pki"
 EXPORTER = "rig-test-exporter"
 DEVICE_ID = "7E570D00000000A0"
 HOLDER = "holder-alice"
+#: how labgrid names this process's user (``host/user``; ``LG_HOSTNAME``/``LG_USERNAME`` override it)
+ME = f"{os.environ.get('LG_HOSTNAME', socket.gethostname())}/{os.environ.get('LG_USERNAME', getpass.getuser())}"
 
 
 def _tool(name: str) -> str | None:
@@ -407,12 +409,11 @@ class TestLab:
         from rig.transport.labgrid import LabgridError, open_labgrid
 
         meter = lab.meters["local"]
-        me = f"{socket.gethostname()}/{getpass.getuser()}"
         spec = parse_config(lab.config("local", "local").read_text(), "local.toml").rigs["esme-lab"].transport
         transport, resolved = open_labgrid(spec, name="labgrid:local", framing="hdlc", join=10)
         try:
-            assert transport.is_open and resolved["acquired_as"] == me
-            assert lab.holder(meter.place) == me
+            assert transport.is_open and resolved["acquired_as"] == ME
+            assert lab.holder(meter.place) == ME
         finally:
             transport.close()
         assert lab.holder(meter.place) is None  # released by close, not only when this process exits
@@ -435,7 +436,7 @@ class TestLab:
             journal = lab.folder / report / "journal.jsonl"
             _wait_for(lambda: journal.exists() and '"type":"rig"' in journal.read_text(), 30,
                       "the run to open the place")
-            assert lab.holder(meter.place) == f"{socket.gethostname()}/{getpass.getuser()}"
+            assert lab.holder(meter.place) == ME
             run.send_signal(signum)
             output, _ = run.communicate(timeout=30)
         finally:
