@@ -13,6 +13,7 @@ from .model import (
     FlowControl,
     Framing,
     HdlcAddresses,
+    LabgridTransportSpec,
     ModelInfo,
     Parity,
     RigConfig,
@@ -28,6 +29,6 @@ from .model import (
 )
 
 __all__ = ["ConfigError", "Credentials", "DeviceType", "EmulatedTransportSpec", "FlowControl", "Framing",
-           "HdlcAddresses", "ModelInfo", "Parity", "RigConfig", "RigSpec", "SerialSettings", "SerialTransportSpec",
+           "HdlcAddresses", "LabgridTransportSpec", "ModelInfo", "Parity", "RigConfig", "RigSpec", "SerialSettings", "SerialTransportSpec",
            "SpawnSpec", "Timeouts", "TransportKind", "TransportSpec", "ZigbeeBackend", "ZigbeeTransportSpec",
            "load_config", "parse_config"]

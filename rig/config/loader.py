@@ -23,6 +23,7 @@ from .model import (
     EntityIdOrder,
     Framing,
     HdlcAddresses,
+    LabgridTransportSpec,
     ModelInfo,
     RigConfig,
     RigSpec,
@@ -158,14 +159,18 @@ def _emulated(ctx: Context, keypath: KeyPath, values: dict[str, Any]) -> Emulate
     return EmulatedTransportSpec(**_pick(values, {"profile"}))
 
 
+def _hdlc(ctx: Context, keypath: KeyPath, values: dict[str, Any], framing: Framing) -> HdlcAddresses | None:
+    if "hdlc" not in values:
+        return None
+    if framing is not Framing.HDLC:
+        raise ctx.error((*keypath, "hdlc"), f"HDLC addresses need framing = 'hdlc' (framing is {str(framing)!r})")
+    return HdlcAddresses(**read_table(ctx, (*keypath, "hdlc"), values["hdlc"], HDLC_KEYS, "HDLC addresses"))
+
+
 def _serial(ctx: Context, keypath: KeyPath, values: dict[str, Any]) -> SerialTransportSpec:
     _only_one(ctx, keypath, values, ("url", "match", "spawn"), True, "a serial transport")
     framing = values.get("framing", Framing.HDLC)
-    hdlc = None
-    if "hdlc" in values:
-        if framing is not Framing.HDLC:
-            raise ctx.error((*keypath, "hdlc"), f"HDLC addresses need framing = 'hdlc' (framing is {str(framing)!r})")
-        hdlc = HdlcAddresses(**read_table(ctx, (*keypath, "hdlc"), values["hdlc"], HDLC_KEYS, "HDLC addresses"))
+    hdlc = _hdlc(ctx, keypath, values, framing)
     spawn = SpawnSpec(values["spawn"], ctx.folder) if "spawn" in values else None
     return SerialTransportSpec(url=values.get("url"), match=values.get("match"), spawn=spawn,
                                serial=SerialSettings(**_pick(values, SERIAL_LINE_KEYS)), framing=framing, hdlc=hdlc)
@@ -187,10 +192,20 @@ def _zigbee(ctx: Context, keypath: KeyPath, values: dict[str, Any]) -> ZigbeeTra
     )
 
 
+def _labgrid(ctx: Context, keypath: KeyPath, values: dict[str, Any]) -> LabgridTransportSpec:
+    """Only checks the text: labgrid itself is imported when the rig opens the place."""
+    framing = values.get("framing", Framing.HDLC)
+    return LabgridTransportSpec(place=values["place"], coordinator=values["coordinator"],
+                                resource=values.get("resource"), wait=values.get("wait", 0.0),
+                                serial=SerialSettings(**_pick(values, SERIAL_LINE_KEYS)), framing=framing,
+                                hdlc=_hdlc(ctx, keypath, values, framing))
+
+
 _BUILDERS = {
     TransportKind.EMULATED: _emulated,
     TransportKind.SERIAL: _serial,
     TransportKind.ZIGBEE: _zigbee,
+    TransportKind.LABGRID: _labgrid,
 }
 
 

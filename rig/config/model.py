@@ -28,6 +28,7 @@ class TransportKind(enum.StrEnum):
     EMULATED = "emulated"
     SERIAL = "serial"
     ZIGBEE = "zigbee"
+    LABGRID = "labgrid"
 
 
 class Framing(enum.StrEnum):
@@ -145,7 +146,7 @@ class HdlcAddresses:
 
 @dataclass(frozen=True)
 class TransportSpec:
-    """Base of the three transport descriptions; ``kind`` says which one."""
+    """Base of the transport descriptions; ``kind`` says which one."""
 
     kind: ClassVar[TransportKind]
 
@@ -220,6 +221,30 @@ class ZigbeeTransportSpec(TransportSpec):
     @property
     def emulated(self) -> bool:
         return self.backend is ZigbeeBackend.EMULATED or self.spawn is not None
+
+
+@dataclass(frozen=True)
+class LabgridTransportSpec(TransportSpec):
+    """A serial port of a labgrid place (the optional ``labgrid`` extra; ``rig.transport.labgrid``).
+
+    The rig acquires ``place`` on the labgrid ``coordinator`` (the place lock is the lease, for
+    every host of the lab), finds the place's NetworkSerialPort (a port a labgrid exporter serves
+    over RFC 2217 with ser2net) and opens it as ``rfc2217://host:port`` with these line settings
+    and this framing. A place acquired by someone else fails at once, or, with ``wait`` > 0,
+    is queued for with a labgrid reservation for at most ``wait`` seconds.
+    """
+
+    kind: ClassVar[TransportKind] = TransportKind.LABGRID
+    place: str
+    #: the coordinator's gRPC address, ``host:port``
+    coordinator: str
+    #: the NetworkSerialPort's name in the place, when the place has more than one
+    resource: str | None = None
+    #: seconds to wait for a busy place through a reservation; 0: fail at once
+    wait: float = 0.0
+    serial: SerialSettings = field(default_factory=SerialSettings)
+    framing: Framing = Framing.HDLC
+    hdlc: HdlcAddresses | None = None
 
 
 @dataclass(frozen=True)

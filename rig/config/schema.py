@@ -233,6 +233,18 @@ def eui64(ctx: Context, keypath: KeyPath, value: Any) -> str:
     return re.sub("[:-]", "", written).upper()
 
 
+_HOST_PORT = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+):(?P<port>[0-9]{1,5})")
+
+
+def host_port(ctx: Context, keypath: KeyPath, value: Any) -> str:
+    """``host:port`` (``[::1]:port`` for an IPv6 address), the port 1..65535."""
+    written = nonempty_text(ctx, keypath, value)
+    match = _HOST_PORT.fullmatch(written.strip())
+    if match is None or not 1 <= int(match.group("port")) <= 65535:
+        raise ctx.error(keypath, f"{written!r} is not host:port (e.g. 'lab-coordinator:20408', '[::1]:20408')")
+    return written.strip()
+
+
 def table(ctx: Context, keypath: KeyPath, value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ctx.error(keypath, f"expected a table, got {describe(value)}")
@@ -313,6 +325,16 @@ TRANSPORT_KEYS: dict[TransportKind, dict[str, Key]] = {
         "channel": Key(integer(11, 26)),
         "pan_id": Key(integer(0, 0xFFFE, show=lambda number: f"0x{number:04X}")),
         "profile": Key(nonempty_text),
+    },
+    TransportKind.LABGRID: {
+        "kind": _KIND,
+        "place": Key(nonempty_text, required=True),
+        "coordinator": Key(host_port, required=True),
+        "resource": Key(nonempty_text),
+        "wait": Key(seconds(positive=False)),
+        **SERIAL_LINE_KEYS,
+        "framing": Key(choice(Framing)),
+        "hdlc": Key(table),
     },
 }
 

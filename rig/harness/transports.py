@@ -5,6 +5,8 @@
   ``gbcs-rig emulate`` serving an emulated meter on a pty or TCP port (CI's serial path).
 * ``zigbee``: the rig's tunnel manager over a radio backend: the emulated radio (meters in this
   process) or EZSP (a Silicon Labs stick, the optional ``zigbee`` extra).
+* ``labgrid``: a labgrid place's serial port over RFC 2217 (``rig.transport.labgrid``, the
+  optional ``labgrid`` extra); the place is acquired here and released when the link closes.
 
 Each opener returns the transport and a stop function (a spawned emulator to end).
 """
@@ -59,7 +61,7 @@ def address_next(session: RigSession, entity_id: bytes) -> str | None:
     if isinstance(transport, EmulatedTransport) and isinstance(transport.endpoint, HubLink):
         transport.endpoint.address(entity_id)
         return "addressed to the device on the emulated hub's HAN"
-    if session.spec.transport.kind is TransportKind.SERIAL:
+    if session.spec.transport.kind in (TransportKind.SERIAL, TransportKind.LABGRID):
         return "direct link to the device"
     return None
 
@@ -106,16 +108,22 @@ def _endpoint(session: RigSession, kind: str) -> tuple[str, Callable[[], None] |
     return port, None
 
 
-def _open_serial(session: RigSession) -> tuple[Transport, Callable[[], None] | None]:
+def _framing(spec):
+    """The framer a serial or labgrid link's ``framing`` and ``hdlc`` addresses name."""
     from rig.transport.framing import HdlcFramer
+
+    if str(spec.framing) == "hdlc" and spec.hdlc is not None:
+        return HdlcFramer.for_addresses("client", client=spec.hdlc.client, server=spec.hdlc.server,
+                                        physical=spec.hdlc.physical)
+    return str(spec.framing)
+
+
+def _open_serial(session: RigSession) -> tuple[Transport, Callable[[], None] | None]:
     from rig.transport.serial_link import SerialTransport
 
     spec = session.spec.transport
     url, stop = _endpoint(session, "serial")
-    framing = str(spec.framing)
-    if framing == "hdlc" and spec.hdlc is not None:
-        framing = HdlcFramer.for_addresses("client", client=spec.hdlc.client, server=spec.hdlc.server,
-                                           physical=spec.hdlc.physical)
+    framing = _framing(spec)
     try:
         # the rig's join timeout is how long a device may take to appear: to open, and to come
         # back after a power cycle or re-enumeration
@@ -127,6 +135,15 @@ def _open_serial(session: RigSession) -> tuple[Transport, Callable[[], None] | N
             stop()
         raise
     return transport, stop
+
+
+def _open_labgrid(session: RigSession) -> tuple[Transport, None]:
+    from rig.transport.labgrid import open_labgrid
+
+    spec = session.spec.transport
+    transport, session.transport_resolved = open_labgrid(spec, name=f"labgrid:{session.rig_id}",
+                                                         framing=_framing(spec), join=session.spec.timeouts.join)
+    return transport, None  # closing the transport releases the place
 
 
 def _zigbee_backend(session: RigSession) -> tuple[object, Callable[[], None] | None]:
@@ -168,6 +185,7 @@ OPENERS: dict[TransportKind, Opener] = {
     TransportKind.EMULATED: _open_emulated,
     TransportKind.SERIAL: _open_serial,
     TransportKind.ZIGBEE: _open_zigbee,
+    TransportKind.LABGRID: _open_labgrid,
 }
 
 

@@ -22,7 +22,9 @@ is released only after the holder has closed its sessions (or by the kernel when
 whatever the holder sent, its counter is durable before the waiter can read the ledger.
 
 In-process emulated rigs, and rigs that spawn their own emulator, are never shared (each
-process has its own device), so they take no lease.
+process has its own device), so they take no lease. A rig on a labgrid place takes no local
+lease either: the place lock, held on the lab's coordinator for every host, is its lease
+(``rig.transport.labgrid``); its counters stay in the ledger, keyed by the EUI-64.
 """
 
 from __future__ import annotations
@@ -128,7 +130,7 @@ def endpoint_keys(url: str) -> list[str]:
 
 def resource_keys(spec: RigSpec) -> list[str]:
     """Every identity of the rig's meter (sorted); empty when nothing is shared."""
-    if not keeps_state(spec):
+    if not keeps_state(spec) or str(spec.transport.kind) == "labgrid":
         return []
     transport = spec.transport
     keys: set[str] = set()

@@ -79,6 +79,10 @@ class SerialTransport(LinkTransport):
             write_timeout=write_timeout)
         if _is_device_path(url):
             self.port_settings["exclusive"] = True
+        if url.startswith("rfc2217://"):
+            # pyserial's RFC 2217 client refuses any write timeout (NotImplementedError on open);
+            # its writes go to a TCP socket, which the kernel buffers
+            del self.port_settings["write_timeout"]
         self.open_timeout = open_timeout
         self.reopen_timeout = reopen_timeout
         self.reopen_interval = reopen_interval

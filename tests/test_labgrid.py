@@ -1,0 +1,447 @@
+"""A meter on a labgrid place, end to end on loopback, and the labgrid transport's hw_config keys.
+
+The lab fixture starts what a lab runs, each in a process group of its own: a
+``labgrid-coordinator`` on a free loopback port, a stateful ``gbcs-rig emulate --pty`` ESME (the
+meter), a byte-counting relay in front of its pty (``tests.pty_relay``: every byte a rig sends
+to the meter passes through it, so "zero frames sent" is a count, not an absence of errors), a
+``labgrid-exporter`` exporting the relay's pty as a RawSerialPort (published as a
+NetworkSerialPort; the exporter runs ser2net in RFC 2217 mode when the place is acquired), and a
+place made with ``labgrid-client create`` and ``add-match``. The rigs under test are
+``gbcs-rig prove`` processes. End-to-end tests carry the ``labgrid`` marker and skip only when
+labgrid or ser2net cannot be found.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import getpass
+import importlib.util
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from rig.config import ConfigError, parse_config
+from rig.config.model import LabgridTransportSpec, TransportKind
+from rig.pytest_plugin.leases import resource_keys
+from rig.transport.spawn import EmulatorProcess
+from tests.pty_relay import PtyRelay
+
+ROOT = Path(__file__).resolve().parents[1]
+PKI = ROOT / "fixtures" / "pki"
+EXPORTER = "rig-test-exporter"
+DEVICE_ID = "7E570D00000000A0"
+HOLDER = "holder-alice"
+#: how labgrid names this process's user (``host/user``; ``LG_HOSTNAME``/``LG_USERNAME`` override it)
+ME = f"{os.environ.get('LG_HOSTNAME', socket.gethostname())}/{os.environ.get('LG_USERNAME', getpass.getuser())}"
+
+
+def _tool(name: str) -> str | None:
+    """A labgrid console script: next to this interpreter (the venv) or on PATH."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else shutil.which(name)
+
+
+def _ser2net() -> str | None:
+    # labgrid's exporter looks on PATH, then in /usr/sbin (Debian's place for it)
+    return shutil.which("ser2net") or ("/usr/sbin/ser2net" if os.path.exists("/usr/sbin/ser2net") else None)
+
+
+def _missing() -> str | None:
+    if importlib.util.find_spec("labgrid") is None:
+        return "labgrid is not installed (pip install '.[labgrid]')"
+    for tool in ("labgrid-coordinator", "labgrid-exporter", "labgrid-client"):
+        if _tool(tool) is None:
+            return f"{tool} not found next to {sys.executable} or on PATH"
+    if _ser2net() is None:
+        return "ser2net not found (Debian: apt-get install ser2net)"
+    return None
+
+
+MISSING = _missing()
+lab_only = [pytest.mark.labgrid, pytest.mark.skipif(MISSING is not None, reason=f"labgrid lab: {MISSING}")]
+
+
+# -- hw_config keys (no labgrid needed) ------------------------------------------------------------
+
+BASE = f"""
+[rigs.esme-lab]
+device = "ESME"
+device_id = "{DEVICE_ID}"
+
+[rigs.esme-lab.transport]
+kind = "labgrid"
+"""
+
+
+def _load(extra: str):
+    return parse_config(BASE + extra, "lab.toml").rigs["esme-lab"]
+
+
+def test_labgrid_transport_keys_load():
+    spec = _load('place = "esme-1"\ncoordinator = "lab-coordinator:20408"\nwait = 30\nbaudrate = 9600\n'
+                 'framing = "hdlc"\nhdlc = { client = 0x10, server = 0x01 }\nresource = "meter"\n')
+    transport = spec.transport
+    assert isinstance(transport, LabgridTransportSpec) and transport.kind is TransportKind.LABGRID
+    assert (transport.place, transport.coordinator, transport.wait, transport.resource) == (
+        "esme-1", "lab-coordinator:20408", 30.0, "meter")
+    assert transport.serial.baudrate == 9600 and transport.hdlc.server == 1
+    assert not spec.emulated
+    # the place lock is the lease: no local lock file for such a rig (its counters stay in the ledger)
+    assert resource_keys(spec) == []
+    assert _load('place = "p"\ncoordinator = "[::1]:20408"\n').transport.wait == 0.0
+
+
+@pytest.mark.parametrize(("extra", "line", "key", "message"), [
+    ('place = "p"\n', 6, "rigs.esme-lab.transport.coordinator", "missing required key 'coordinator'"),
+    ('place = "p"\ncoordinator = "lab-coordinator"\n', 9, "rigs.esme-lab.transport.coordinator",
+     "'lab-coordinator' is not host:port"),
+    ('place = "p"\ncoordinator = "h:70000"\n', 9, "rigs.esme-lab.transport.coordinator", "is not host:port"),
+    ('place = "p"\ncoordinator = "h:1"\nplcae = "q"\n', 10, "rigs.esme-lab.transport.plcae",
+     "unknown key 'plcae' in a labgrid transport (did you mean 'place'?)"),
+    ('place = "p"\ncoordinator = "h:1"\nurl = "/dev/ttyUSB0"\n', 10, "rigs.esme-lab.transport.url",
+     "'url' belongs to kind = 'serial'"),
+    ('place = "p"\ncoordinator = "h:1"\nwait = -2\n', 10, "rigs.esme-lab.transport.wait", "must be zero or more"),
+    ('place = ""\ncoordinator = "h:1"\n', 8, "rigs.esme-lab.transport.place", "must not be empty"),
+])
+def test_labgrid_transport_key_errors_name_the_line(extra, line, key, message):
+    with pytest.raises(ConfigError) as caught:
+        _load(extra)
+    assert (caught.value.line, caught.value.key) == (line, key)
+    assert message in caught.value.message
+
+
+def test_serial_transport_refers_place_to_the_labgrid_kind():
+    with pytest.raises(ConfigError, match="'place' belongs to kind = 'labgrid'"):
+        parse_config(BASE.replace('"labgrid"', '"serial"') + 'url = "/dev/ttyUSB0"\nplace = "p"\n', "lab.toml")
+
+
+def test_missing_extra_is_one_clear_line(monkeypatch):
+    from rig.transport import labgrid
+
+    monkeypatch.setitem(sys.modules, "labgrid.remote", None)  # as if the extra were not installed
+    monkeypatch.setitem(sys.modules, "labgrid", None)
+    spec = _load('place = "p"\ncoordinator = "127.0.0.1:9"\n').transport
+    with pytest.raises(labgrid.LabgridMissing) as caught:
+        labgrid.open_labgrid(spec, name="labgrid:esme-lab", framing="hdlc", join=1.0)
+    text = str(caught.value)
+    assert "\n" not in text and "pip install 'gbcs-rig[labgrid]'" in text
+
+
+# -- the lab on loopback ---------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    """SIGTERM to the process group (the exporter's ser2net too), then SIGKILL."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # whatever the group still holds (ser2net)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(5)
+
+
+#: one emulated meter (and place) per test that changes the meter's state or needs it fresh:
+#: a full prove migrates its meter, and an interrupted run leaves its meter wherever it stopped
+METERS = ("full", "busy", "sigint", "sigterm", "local")
+
+
+def place_of(meter: str) -> str:
+    return f"esme-{meter}"
+
+
+class Meter:
+    """An emulated ESME behind a byte-counting relay, exported as group ``meter-<name>``."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.place = place_of(name)
+        self.emulator = EmulatorProcess("ESME", pki_dir=PKI, ready_timeout=20)
+        self.relay: PtyRelay | None = None
+
+    def start(self) -> Meter:
+        self.relay = PtyRelay(self.emulator.start()).__enter__()
+        return self
+
+    @property
+    def sent(self) -> int:
+        """Bytes the rigs have sent to this meter so far."""
+        return self.relay.forwarded
+
+    def stop(self) -> None:
+        if self.relay is not None:
+            self.relay.__exit__(None, None, None)
+        self.emulator.terminate()
+
+
+class Lab:
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.port = _free_port()
+        self.coordinator = f"127.0.0.1:{self.port}"
+        self.processes: list[subprocess.Popen] = []
+        self.meters: dict[str, Meter] = {}
+
+    def spawn(self, *argv: str, name: str) -> subprocess.Popen:
+        with open(self.folder / f"{name}.log", "wb") as log:
+            process = subprocess.Popen(argv, cwd=self.folder, stdout=log, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, start_new_session=True)
+        self.processes.append(process)
+        return process
+
+    def client(self, *args: str, user: str | None = None, check: bool = True) -> str:
+        env = {**os.environ, **({"LG_USERNAME": user} if user else {})}
+        done = subprocess.run([_tool("labgrid-client"), "-x", self.coordinator, *args], capture_output=True,
+                              text=True, timeout=30, env=env)
+        if check and done.returncode:
+            raise AssertionError(f"labgrid-client {' '.join(args)}: {done.stdout}{done.stderr}")
+        return done.stdout + done.stderr
+
+    def holder(self, place: str) -> str | None:
+        """Who holds the place, as the coordinator says (``labgrid-client show``)."""
+        shown = re.search(r"^\s*acquired: (\S+)", self.client("-p", place, "show"), re.M)
+        return None if shown is None or shown.group(1) == "None" else shown.group(1)
+
+    def config(self, name: str, meter: str, *, wait: float = 0.0) -> Path:
+        path = self.folder / f"{name}.toml"
+        path.write_text(f"""
+state_dir = "{self.folder / 'state'}"
+
+[defaults.timeouts]
+response = 1
+alert = 10
+join = 10
+
+[defaults.credentials]
+pki = "{PKI}"
+
+[rigs.esme-lab]
+device = "ESME"
+manufacturer = "gbcs-rig"
+model = "emulated ESME"
+firmware = "0.1.0"
+device_id = "{DEVICE_ID}"
+features = ["cs02b", "future_dated", "serial"]
+
+[rigs.esme-lab.transport]
+kind = "labgrid"
+place = "{place_of(meter)}"
+coordinator = "{self.coordinator}"
+wait = {wait}
+framing = "hdlc"
+baudrate = 115200
+inter_byte_timeout = 0.05
+hdlc = {{ client = 0x10, server = 0x01 }}
+""")
+        return path
+
+    def start(self) -> Lab:
+        self.spawn(_tool("labgrid-coordinator"), "-l", self.coordinator, name="coordinator")
+        with ThreadPoolExecutor(len(METERS)) as starting:  # each emulator takes a second or two to come up
+            self.meters = dict(zip(METERS, starting.map(lambda name: Meter(name).start(), METERS), strict=True))
+        (self.folder / "exporter.yaml").write_text("".join(
+            f"meter-{name}:\n  RawSerialPort:\n    port: {meter.relay.url}\n    speed: 115200\n"
+            for name, meter in self.meters.items()))
+        _wait_for(lambda: _connects(self.port), 15, "the coordinator to listen")
+        self.spawn(_tool("labgrid-exporter"), "-c", self.coordinator, "-n", EXPORTER, "--hostname", "127.0.0.1",
+                   "exporter.yaml", name="exporter")
+        resources = [f"{EXPORTER}/meter-{name}/NetworkSerialPort" for name in METERS]
+        _wait_for(lambda: all(r in self.client("resources") for r in resources), 20, "the exporter's resources")
+        for name, resource in zip(METERS, resources, strict=True):
+            self.client("-p", place_of(name), "create")
+            self.client("-p", place_of(name), "add-match", resource)
+        return self
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            _stop_group(process)
+        for meter in self.meters.values():
+            meter.stop()
+
+
+def _connects(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.2)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _wait_for(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    if MISSING is not None:
+        pytest.skip(f"labgrid lab: {MISSING}")
+    running = Lab(tmp_path_factory.mktemp("lab"))
+    try:
+        yield running.start()
+    finally:
+        running.stop()
+    leaked = [p.pid for p in running.processes if p.poll() is None]
+    assert not leaked, f"processes still running after the lab stopped: {leaked}"
+
+
+def _prove(lab: Lab, config: Path, report: str, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rig.cli.main", "prove", "--config", str(config),
+                           "--report", str(lab.folder / report), "--json", *args],
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+def _journal(lab: Lab, report: str) -> list[dict]:
+    return [json.loads(line) for line in (lab.folder / report / "journal.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.usefixtures("lab")
+class TestLab:
+    pytestmark = lab_only
+
+    def test_prove_over_a_labgrid_place(self, lab):
+        meter = lab.meters["full"]
+        done = _prove(lab, lab.config("prove", "full"), "prove")
+        summary = json.loads(done.stdout)
+        assert (done.returncode, summary["verdict"]) == (0, "MIGRATABLE"), done.stderr[-3000:]
+        assert meter.sent > 0  # the frames went through the exported port
+        journal = _journal(lab, "prove")
+        configured = journal[0]["attribution"]["rigs"]["esme-lab"]["transport_configured"]
+        assert (configured["kind"], configured["place"], configured["coordinator"]) == (
+            "labgrid", meter.place, lab.coordinator)
+        resolved = next(r["transport_resolved"] for r in journal if r.get("type") == "rig")
+        assert (resolved["place"], resolved["coordinator"]) == (meter.place, lab.coordinator)
+        assert re.fullmatch(r"rfc2217://127\.0\.0\.1:\d+", resolved["endpoint"])
+        assert resolved["resource_path"] == f"{EXPORTER}/meter-full/NetworkSerialPort/RawSerialPort"
+        header = (lab.folder / "prove" / "index.html").read_text()  # the report's attribution says so too
+        assert f"place={meter.place}" in header and resolved["endpoint"] in header
+        assert lab.holder(meter.place) is None  # released at the end of the run
+
+    def test_busy_place_fails_at_once_naming_the_holder_and_sends_nothing(self, lab):
+        meter = lab.meters["busy"]
+        lab.client("-p", meter.place, "acquire", user=HOLDER)
+        try:
+            holder = lab.holder(meter.place)
+            assert holder.endswith(f"/{HOLDER}")
+            before = meter.sent
+            started = time.monotonic()
+            done = _prove(lab, lab.config("busy", "busy"), "busy", "-k", "initial_read_back")
+            took = time.monotonic() - started
+            assert json.loads(done.stdout)["verdict"] == "NOT PROVEN" and done.returncode == 3
+            assert (f"labgrid place '{meter.place}' (coordinator {lab.coordinator}) is acquired by {holder}"
+                    in done.stderr)
+            assert "nothing was sent" in done.stderr
+            assert meter.sent == before  # zero bytes reached the meter
+            assert took < 30
+            # the rig fault is an inconclusive result, never the meter's
+            tests = [r for r in _journal(lab, "busy") if r.get("type") == "test"]
+            assert tests and {r["outcome"] for r in tests} == {"inconclusive"}
+            assert lab.holder(meter.place) == holder  # the holder keeps the place
+        finally:
+            lab.client("-p", meter.place, "release", user=HOLDER)
+
+    def test_busy_place_with_wait_queues_and_gives_up_after_the_wait(self, lab):
+        meter = lab.meters["busy"]
+        lab.client("-p", meter.place, "acquire", user=HOLDER)
+        try:
+            before = meter.sent
+            started = time.monotonic()
+            done = _prove(lab, lab.config("wait-short", "busy", wait=1.5), "wait-short", "-k", "initial_read_back")
+            took = time.monotonic() - started
+            assert done.returncode == 3
+            assert f"is still acquired by {lab.holder(meter.place)} after waiting 1.5s" in done.stderr
+            assert meter.sent == before
+            assert took >= 1.5
+            assert "Reservation '" not in lab.client("reservations")  # the reservation was cancelled
+        finally:
+            lab.client("-p", meter.place, "release", user=HOLDER)
+
+    def test_busy_place_with_wait_runs_once_released(self, lab):
+        meter = lab.meters["busy"]
+        lab.client("-p", meter.place, "acquire", user=HOLDER)
+
+        def release_once_queued():
+            # the holder lets go only once the rig is waiting in its reservation
+            with contextlib.suppress(AssertionError):
+                _wait_for(lambda: "state: waiting" in lab.client("reservations"), 30, "the rig's reservation")
+            lab.client("-p", meter.place, "release", user=HOLDER)
+
+        released = threading.Thread(target=release_once_queued)
+        released.start()
+        try:
+            before = meter.sent
+            done = _prove(lab, lab.config("wait-long", "busy", wait=30), "wait-long", "-k", "initial_read_back")
+        finally:
+            released.join()
+        journal = _journal(lab, "wait-long")
+        tests = [r for r in journal if r.get("type") == "test"]
+        assert [r["outcome"] for r in tests] == ["passed"], done.stderr[-2000:]
+        resolved = next(r["transport_resolved"] for r in journal if r.get("type") == "rig")
+        assert resolved.get("reservation")  # it got the place through its reservation
+        assert meter.sent > before
+        assert lab.holder(meter.place) is None
+        assert "Reservation '" not in lab.client("reservations")
+
+    def test_close_releases_the_place_and_a_failed_open_keeps_nothing(self, lab):
+        from rig.transport.labgrid import LabgridError, open_labgrid
+
+        meter = lab.meters["local"]
+        spec = parse_config(lab.config("local", "local").read_text(), "local.toml").rigs["esme-lab"].transport
+        transport, resolved = open_labgrid(spec, name="labgrid:local", framing="hdlc", join=10)
+        try:
+            assert transport.is_open and resolved["acquired_as"] == ME
+            assert lab.holder(meter.place) == ME
+        finally:
+            transport.close()
+        assert lab.holder(meter.place) is None  # released by close, not only when this process exits
+        # a place whose port cannot be used is released before the error goes on
+        wrong = dataclasses.replace(spec, resource="no-such-port")
+        with pytest.raises(LabgridError, match="has no NetworkSerialPort named 'no-such-port'"):
+            open_labgrid(wrong, name="labgrid:local", framing="hdlc", join=10)
+        assert lab.holder(meter.place) is None
+        with pytest.raises(LabgridError, match=r"does not exist \(did you mean 'esme-local'\?\)"):
+            open_labgrid(dataclasses.replace(spec, place="esme-locl"), name="labgrid:local", framing="hdlc", join=10)
+
+    @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+    def test_place_released_after_a_signal(self, lab, signum):
+        meter = lab.meters[signum.name.lower()]
+        report = f"signal-{signum.name}"
+        run = subprocess.Popen([sys.executable, "-m", "rig.cli.main", "prove", "--config",
+                                str(lab.config(report, meter.name)), "--report", str(lab.folder / report)],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            journal = lab.folder / report / "journal.jsonl"
+            _wait_for(lambda: journal.exists() and '"type":"rig"' in journal.read_text(), 30,
+                      "the run to open the place")
+            assert lab.holder(meter.place) == ME
+            run.send_signal(signum)
+            output, _ = run.communicate(timeout=30)
+        finally:
+            if run.poll() is None:
+                run.kill()
+        assert lab.holder(meter.place) is None, output[-2000:]
+        ended = [r for r in _journal(lab, report) if r.get("type") == "end"]
+        assert ended and ended[-1]["complete"] is False  # interrupted, and recorded as such
