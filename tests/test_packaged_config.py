@@ -57,6 +57,7 @@ def _prove_from(folder: Path, env: dict | None = None) -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow  # the fast suite proves from a folder of its own with only the installed wheel (below)
 def test_prove_from_a_folder_outside_the_checkout_is_migratable(tmp_path):
     assert not (tmp_path / "hw_configs").exists()
     _prove_from(tmp_path)
