@@ -63,6 +63,7 @@ def test_prove_from_a_folder_outside_the_checkout_is_migratable(tmp_path):
     _prove_from(tmp_path)
 
 
+@pytest.mark.slow  # the whole catalogue; fast: the packaged rigs' features above, the guide's example below
 def test_plain_pytest_outside_the_checkout_runs_every_scenario_with_features(tmp_path):
     done = _run([sys.executable, "-m", "pytest", "--pyargs", "rig.scenarios", "-q", "-p", "no:cacheprovider",
                  "-rs", "-o", "addopts=", "--rig-log-dir", str(tmp_path / "log")], tmp_path)
