@@ -34,6 +34,16 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
     option.numprocesses = "auto"
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto`` here: two workers per core (at most four more than the cores). Much of the
+    suite waits (on a spawned emulator, a subprocess run, a link's deadline) rather than
+    computes, so a second worker per core uses the time the first spends waiting."""
+    if config.inipath != PROJECT / "pyproject.toml":
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(2 * cores, cores + 4)
+
+
 @pytest.fixture(scope="session")
 def fixture_pki():
     return pki_module.load(FIXTURE_PKI)
