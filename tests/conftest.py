@@ -34,6 +34,7 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
     option.numprocesses = "auto"
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: unknown under -p no:xdist
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """``-n auto`` here: two workers per core (at most four more than the cores). Much of the
     suite waits (on a spawned emulator, a subprocess run, a link's deadline) rather than
