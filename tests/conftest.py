@@ -17,7 +17,9 @@ pytest_plugins = ["pytester"]
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> None:
-    """``pytest`` alone runs in parallel, one pytest-xdist worker per core, as CI does.
+    """``pytest`` alone runs in parallel, one pytest-xdist worker per core (``-n auto``), as CI does.
+    (Not more: two per core was faster once, but spawns more emulators at once, and a pty number
+    freed by one test's emulator can then be reopened by another's link within its reopen time.)
 
     Only when nothing was said: ``-n N`` (``-n 0`` for one process), ``-p no:xdist``, ``--pdb``
     and ``--collect-only`` keep their meaning, and an xdist worker never starts workers of its own.
@@ -32,17 +34,6 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
     if option.usepdb or option.collectonly or getattr(option, "dist", "no") != "no":
         return
     option.numprocesses = "auto"
-
-
-@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: unknown under -p no:xdist
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
-    """``-n auto`` here: two workers per core (at most four more than the cores). Much of the
-    suite waits (on a spawned emulator, a subprocess run, a link's deadline) rather than
-    computes, so a second worker per core uses the time the first spends waiting."""
-    if config.inipath != PROJECT / "pyproject.toml":
-        return None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return min(2 * cores, cores + 4)
 
 
 @pytest.fixture(scope="session")
