@@ -29,6 +29,7 @@ from rig.dcc.tables import CredentialStatus
 from rig.gbcs import CraFlag, GbcsDecodeError, Message, decode
 from rig.provision import create_device
 from rig.transport import Frame, Transport, TransportTimeout, deadline_in
+from rig.transport.emulated import EmulatedTransport
 
 from . import transports
 from .credentials import pki_for
@@ -184,7 +185,9 @@ class RigSession:
         device that answers inside ``send`` (no response delay in its profile), where an answer
         that is not there at once never comes, and waiting longer only slows a failing run."""
         if self.device is not None and not getattr(self.device.profile, "response_delay", 0.0):
-            return min(self.spec.timeouts.response, 0.5)
+            if type(self.transport) is EmulatedTransport:  # the answer is queued inside ``send``
+                return min(self.spec.timeouts.response, 0.05)
+            return min(self.spec.timeouts.response, 0.5)  # a radio in between (a sleepy GSME polls)
         return self.spec.timeouts.response
 
     def _make_dcc(self, inventory: Inventory, retry: RetryPolicy | None = None) -> Dcc:
