@@ -10,9 +10,30 @@ from rig import pki as pki_module
 from rig.crypto import KeyStore
 from rig.samples import read_samples
 
-from .vectors import FIXTURE_PKI, FIXTURE_SAMPLES, RTDS_ABSENT, RTDS_KEYSTORE
+from .vectors import FIXTURE_PKI, FIXTURE_SAMPLES, PROJECT, RTDS_ABSENT, RTDS_KEYSTORE
 
 pytest_plugins = ["pytester"]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """``pytest`` alone runs in parallel, one pytest-xdist worker per core (``-n auto``), as CI does.
+    (Not more: two per core was faster once, but spawns more emulators at once, and a pty number
+    freed by one test's emulator can then be reopened by another's link within its reopen time.)
+
+    Only when nothing was said: ``-n N`` (``-n 0`` for one process), ``-p no:xdist``, ``--pdb``
+    and ``--collect-only`` keep their meaning, and an xdist worker never starts workers of its own.
+    Only for this project's own suite (its pyproject.toml): pytest also loads this file for a
+    ``gbcs-rig prove`` started in the checkout, whose scenario run has an ini file of its own.
+    """
+    option = config.option
+    if config.inipath is None or config.inipath != PROJECT / "pyproject.toml":
+        return
+    if getattr(option, "numprocesses", 0) is not None or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    if option.usepdb or option.collectonly or getattr(option, "dist", "no") != "no":
+        return
+    option.numprocesses = "auto"
 
 
 @pytest.fixture(scope="session")

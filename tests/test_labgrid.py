@@ -6,7 +6,9 @@ meter), a byte-counting relay in front of its pty (``tests.pty_relay``: every by
 to the meter passes through it, so "zero frames sent" is a count, not an absence of errors), a
 ``labgrid-exporter`` exporting the relay's pty as a RawSerialPort (published as a
 NetworkSerialPort; the exporter runs ser2net in RFC 2217 mode when the place is acquired), and a
-place made with ``labgrid-client create`` and ``add-match``. The rigs under test are
+place made with ``labgrid-client create`` and ``add-match``. The emulator sends its processed
+signal and the configs declare it (``processed_signal``), so probe waits end at the signal, not
+at the response timeout (never evidence: docs/verdict.md). The rigs under test are
 ``gbcs-rig prove`` processes. End-to-end tests carry the ``labgrid`` marker and skip only when
 labgrid or ser2net cannot be found.
 """
@@ -177,7 +179,7 @@ class Meter:
     def __init__(self, name: str):
         self.name = name
         self.place = place_of(name)
-        self.emulator = EmulatorProcess("ESME", pki_dir=PKI, ready_timeout=20)
+        self.emulator = EmulatorProcess("ESME", pki_dir=PKI, ready_timeout=20, signal_processed=True)
         self.relay: PtyRelay | None = None
 
     def start(self) -> Meter:
@@ -242,7 +244,7 @@ manufacturer = "gbcs-rig"
 model = "emulated ESME"
 firmware = "0.1.0"
 device_id = "{DEVICE_ID}"
-features = ["cs02b", "future_dated", "serial"]
+features = ["cs02b", "future_dated", "serial", "processed_signal"]
 
 [rigs.esme-lab.transport]
 kind = "labgrid"

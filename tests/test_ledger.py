@@ -17,6 +17,7 @@ from rig.dcc import Inventory
 from rig.dcc.ledger import LEDGER_NAME, Ledger, LedgerError, default_state_dir, keeps_state, ledger_for
 from rig.gbcs import CraFlag, decode
 from rig.report import journal as journal_module
+from rig.transport.spawn import SIGNAL_PROCESSED_ENV
 
 from .vectors import FIXTURE_PKI, PROJECT
 
@@ -210,7 +211,7 @@ manufacturer = "gbcs-rig"
 model = "emulated ESME"
 firmware = "0.1.0"
 device_id = "7E570D00000000A0"
-features = ["cs02b", "future_dated", "serial"]
+features = ["cs02b", "future_dated", "serial", "processed_signal"]
 transport = {{ kind = "serial", url = "socket://{host}:{port}", framing = "length-prefixed" }}
 """
 
@@ -221,9 +222,11 @@ REPLAY_ALERT = "0x8F53"  # the emulator's alert for a counter at or below the la
 def two_runs(tmp_path_factory):
     """One emulated ESME served over TCP and kept alive across two ``prove`` runs (it keeps its
     counters and its trust anchors, like a meter on a bench), the second from another config
-    spelling the meter ``localhost``; both configs name one ``state_dir``."""
+    spelling the meter ``localhost``; both configs name one ``state_dir``. The emulator sends
+    its processed signal and the configs declare it (``processed_signal``), so the rig's
+    silence waits end there instead of at the response timeout."""
     folder = tmp_path_factory.mktemp("two-runs")
-    env = dict(os.environ, PYTHONPATH=str(PROJECT))
+    env = dict(os.environ, PYTHONPATH=str(PROJECT), **{SIGNAL_PROCESSED_ENV: "1"})
     process = subprocess.Popen([sys.executable, "-m", "rig.cli.main", "emulate", "--device-type", "ESME", "--tcp", "0",
                                 "--framing", "length-prefixed", "--pki", str(FIXTURE_PKI)],
                                env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

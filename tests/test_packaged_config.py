@@ -57,11 +57,13 @@ def _prove_from(folder: Path, env: dict | None = None) -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow  # the fast suite proves from a folder of its own with only the installed wheel (below)
 def test_prove_from_a_folder_outside_the_checkout_is_migratable(tmp_path):
     assert not (tmp_path / "hw_configs").exists()
     _prove_from(tmp_path)
 
 
+@pytest.mark.slow  # the whole catalogue; fast: the packaged rigs' features above, the guide's example below
 def test_plain_pytest_outside_the_checkout_runs_every_scenario_with_features(tmp_path):
     done = _run([sys.executable, "-m", "pytest", "--pyargs", "rig.scenarios", "-q", "-p", "no:cacheprovider",
                  "-rs", "-o", "addopts=", "--rig-log-dir", str(tmp_path / "log")], tmp_path)

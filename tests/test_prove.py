@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from rig.cli.main import main
 from rig.gbcs import CraFlag, decode
 from rig.report import journal as journal_module
@@ -105,6 +107,7 @@ def _sent_counters(records) -> dict[tuple[str, str], list[int]]:
     return sent
 
 
+@pytest.mark.slow  # two subprocess runs of every rig; the fast suite resumes after SIGINT (tests/test_verdict.py)
 def test_resume_after_a_killed_run_never_reuses_a_counter(tmp_path):
     report = tmp_path / "proof"
     env = {**os.environ, "PYTHONPATH": str(PROJECT)}

@@ -234,7 +234,7 @@ manufacturer = "ACME"
 model = "RELAYED"
 firmware = "1"
 device_id = "7E570D00000000A0"
-features = ["cs02b", "future_dated"]
+features = ["cs02b", "future_dated", "processed_signal"]
 credentials = {{ pki = "{FIXTURE_PKI}" }}
 transport = {{ kind = "serial", url = "{url}", framing = "length-prefixed", inter_byte_timeout = 0.05 }}
 """)
@@ -242,7 +242,9 @@ transport = {{ kind = "serial", url = "{url}", framing = "length-prefixed", inte
 
 @pytest.fixture
 def relay():
-    with EmulatorProcess("ESME", framing="length-prefixed", pki_dir=FIXTURE_PKI) as emulator:
+    """``gbcs-rig emulate`` behind the relay, sending its processed signal; the rig's config
+    declares it (``processed_signal``), as nothing else tells the rig what is at the far end."""
+    with EmulatorProcess("ESME", framing="length-prefixed", pki_dir=FIXTURE_PKI, signal_processed=True) as emulator:
         with PtyRelay(emulator.url) as relay:
             yield relay
 

@@ -9,16 +9,17 @@ record what they saw in ``evidence``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from firmware_emu import CommsHub, EmulatedDevice, ManualClock
 from rig import pki as pki_module
-from rig.config.model import RigSpec
+from rig.config.model import RigSpec, TransportKind
 from rig.crypto import Usage
 from rig.dcc import Dcc, DccConfig, DeviceRecord, Inventory, RetryPolicy
 from rig.dcc.adt import AdtRejected
@@ -28,10 +29,12 @@ from rig.dcc.tables import CredentialStatus
 from rig.gbcs import CraFlag, GbcsDecodeError, Message, decode
 from rig.provision import create_device
 from rig.transport import Frame, Transport, TransportTimeout, deadline_in
+from rig.transport.emulated import EmulatedTransport
 
 from . import transports
 from .credentials import pki_for
 from .evidence import Evidence
+from .processed import PROCESSED_SIGNAL_FEATURE, ProcessedSignalLink
 
 #: where an emulated device's clock starts (its certificates are valid then)
 EMULATED_EPOCH = _dt.datetime(2026, 6, 1, 9, 0, tzinfo=_dt.UTC)
@@ -100,6 +103,38 @@ class RigSession:
         """The device model runs in this process (its state and clock can be set directly)."""
         return self.device is not None
 
+    @property
+    def knows_emulator(self) -> bool:
+        """The far end of this serial link is known to be ``gbcs-rig emulate`` with its processed
+        signal on: the rig spawned it (``rig.transport.spawn`` asks for the signal), or the
+        hw_config declares it with the feature ``processed_signal`` (also behind a labgrid place
+        whose serial port a test serves with the emulator). Never true of a lab link."""
+        from rig.transport.spawn import runs_emulate
+
+        transport = self.spec.transport
+        if transport.kind is TransportKind.LABGRID:
+            return PROCESSED_SIGNAL_FEATURE in self.spec.features
+        if transport.kind is not TransportKind.SERIAL:
+            return False
+        spawn = getattr(transport, "spawn", None)
+        return (spawn is not None and runs_emulate(spawn.argv)) or PROCESSED_SIGNAL_FEATURE in self.spec.features
+
+    @property
+    def signals_processed(self) -> bool:
+        """Waits can end at the emulator's processed signal (``rig.harness.processed``)."""
+        return isinstance(self.transport, ProcessedSignalLink)
+
+    @contextlib.contextmanager
+    def until_processed(self) -> Iterator[None]:
+        """Inside: a wait for a frame that has not come ends once the emulator signals the last
+        frame sent processed (nothing more can come for it); elsewhere, or on any other link,
+        waits run to their deadlines as configured."""
+        if isinstance(self.transport, ProcessedSignalLink):
+            with self.transport.until_processed():
+                yield
+        else:
+            yield
+
     def device_public_key(self, usage: Usage = Usage.DS):
         if self.device is not None:
             key = self.device.identity.ds_key if usage is Usage.DS else self.device.identity.ka_key
@@ -112,6 +147,8 @@ class RigSession:
     # -- life cycle -------------------------------------------------------------------------------
     def open(self) -> RigSession:
         self.transport, self._stop = transports.open_transport(self)
+        if self.knows_emulator:
+            self.transport = ProcessedSignalLink(self.transport)
         self.transport.open()
         return self
 
@@ -151,7 +188,9 @@ class RigSession:
         device that answers inside ``send`` (no response delay in its profile), where an answer
         that is not there at once never comes, and waiting longer only slows a failing run."""
         if self.device is not None and not getattr(self.device.profile, "response_delay", 0.0):
-            return min(self.spec.timeouts.response, 0.5)
+            if type(self.transport) is EmulatedTransport:  # the answer is queued inside ``send``
+                return min(self.spec.timeouts.response, 0.05)
+            return min(self.spec.timeouts.response, 0.5)  # a radio in between (a sleepy GSME polls)
         return self.spec.timeouts.response
 
     def _make_dcc(self, inventory: Inventory, retry: RetryPolicy | None = None) -> Dcc:

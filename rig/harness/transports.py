@@ -94,12 +94,12 @@ def _endpoint(session: RigSession, kind: str) -> tuple[str, Callable[[], None] |
     matched one. Records what it resolved to on the session; returns the stop function of a
     spawned emulator."""
     from rig.transport import deadline_in
-    from rig.transport.spawn import EmulatorProcess
+    from rig.transport.spawn import EmulatorProcess, runs_emulate
 
     spec = session.spec.transport
     if spec.spawn is not None:
         emulator = EmulatorProcess(argv=_spawn_argv(spec.spawn.argv), cwd=spec.spawn.cwd,
-                                   ready_timeout=session.spec.timeouts.join)
+                                   ready_timeout=session.spec.timeouts.join, signal_processed=runs_emulate(spec.spawn.argv))
         port = emulator.start()
         session.transport_resolved = {"kind": kind, "url": port, "spawned": list(spec.spawn.argv)}
         return port, emulator.terminate

@@ -79,8 +79,8 @@ def cos_before_migration(rig: RigSession) -> None:
     steps.ensure_state(rig, "tcos")
     before = steps.supplier_cell_holders(rig)
     rig.dcc.inventory.set_credential_status(rig.device_id, CredentialStatus.ECOS)  # the inventory is wrong
-    outcome = rig.dcc.submit_623(steps.cos_request(rig),
-                                 rig.transport, response_timeout_s=steps.silence(rig))
+    with rig.until_processed():
+        outcome = rig.dcc.submit_623(steps.cos_request(rig), rig.transport, response_timeout_s=steps.silence(rig))
     rig.evidence.check("signed by", steps.party_name(rig, outcome.signer), "ecos")
     rig.evidence.check("6.23 status", outcome.status, ServiceStatus.NO_RESPONSE)
     rig.evidence.check("DCC alerts", [a.code for a in outcome.alerts], ["N26"])
@@ -175,9 +175,15 @@ def cancellation(rig: RigSession) -> None:
                                                    execution=DUIS_CANCELLATION), rig.transport)
     rig.evidence.check("cancellation 6.23", cancelled.status, ServiceStatus.CANCELLED)
     steps.pass_time(rig, when)
-    alerts = rig.collect_alerts(0.0 if rig.clock is not None else 2.0)
+    if rig.signals_processed:  # the emulator signals the read-back processed after everything due by then
+        after = steps.supplier_cell_holders(rig)
+        with rig.until_processed():
+            alerts = rig.collect_alerts(2.0)
+    else:
+        alerts = rig.collect_alerts(0.0 if rig.clock is not None else 2.0)
+        after = steps.supplier_cell_holders(rig)
     rig.evidence.check("alerts after the execution time", steps.alert_codes(alerts), [])
-    rig.evidence.check("supplier cells unchanged", steps.supplier_cell_holders(rig), before)
+    rig.evidence.check("supplier cells unchanged", after, before)
 
 
 # -- authentication and integrity failures (discarded, alert, nothing changed) -----------------------

@@ -37,7 +37,7 @@ def silence(rig: RigSession) -> float:
     if rig.in_process:
         delay = float(getattr(rig.device.profile, "response_delay", 0.0) or 0.0)
         return 0.3 + delay if delay else 0.05
-    return rig.spec.timeouts.response
+    return rig.spec.timeouts.response  # inside ``rig.until_processed()`` our emulator's signal ends it sooner
 
 
 def der(cert) -> bytes:
@@ -291,7 +291,8 @@ def send_probe(rig: RigSession, frame: bytes) -> Exchange:
     from rig.transport import TransportError
 
     try:
-        return rig.exchange(frame, timeout=silence(rig), alert_window=0.0 if rig.in_process else 0.5)
+        with rig.until_processed():  # our emulator signals when it is done: no answer and no alert will follow
+            return rig.exchange(frame, timeout=silence(rig), alert_window=0.0 if rig.in_process else 0.5)
     except TransportError as err:
         raise Inconclusive(f"the {rig.spec.transport.kind} link did not carry the probe: {err}") from None
 
@@ -372,7 +373,8 @@ def expect_discarded(rig: RigSession, frame: bytes, alert: int | None, *, what: 
 def expect_device_alert(rig: RigSession, alert: int, *, what: str) -> None:
     """The device raised ``alert`` (verified as from the device under test) for a command it
     discarded; without it, delivery is not shown: inconclusive (unless the model raises none)."""
-    frames = rig.collect_alert_frames(0.0 if rig.in_process else 1.0)
+    with rig.until_processed():
+        frames = rig.collect_alert_frames(0.0 if rig.in_process else 1.0)
     verified, rejected = _alerts_from_device(rig, Exchange(None, b"", alerts=[decode(f) for f in frames],
                                                            alert_frames=frames))
     for note in rejected:
@@ -410,19 +412,22 @@ def expect_accepted(rig: RigSession, frame: bytes, *, what: str) -> None:
 
 def execution_time(rig: RigSession) -> _dt.datetime:
     """When a future-dated command should run: tomorrow on a clock the rig drives, else a few
-    seconds ahead of the host clock (a real or spawned device keeps its own time)."""
+    seconds ahead of the host clock (a real or spawned device keeps its own time); a second or
+    two for our emulator (``rig.signals_processed``), which runs on this host's clock and
+    answers at once."""
     if rig.clock is not None:
         return (rig.now() + _dt.timedelta(days=1)).replace(microsecond=0)
-    ahead = max(3.0, min(30.0, rig.spec.timeouts.alert / 3))
+    ahead = 1.0 if rig.signals_processed else max(3.0, min(30.0, rig.spec.timeouts.alert / 3))
     return (rig.now() + _dt.timedelta(seconds=ahead)).replace(microsecond=0) + _dt.timedelta(seconds=1)
 
 
 def pass_time(rig: RigSession, when: _dt.datetime) -> None:
-    """Get the device past ``when``: move its clock, or wait for the real one (serviced link)."""
+    """Get the device past ``when``: move its clock, or wait for the real one (serviced link),
+    a second more for a device clock that may run behind (our emulator's is this host's)."""
     if rig.clock is not None:
         rig.advance_clock(when + _dt.timedelta(seconds=1))
         return
-    remaining = (when - rig.now()).total_seconds() + 1.0
+    remaining = (when - rig.now()).total_seconds() + (0.25 if rig.signals_processed else 1.0)
     if remaining > 0:
         rig._wait_quiet(remaining)
 

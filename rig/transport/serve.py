@@ -15,6 +15,7 @@ request (signal, stdin EOF) is seen within ``tick`` seconds.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 import os
 import selectors
@@ -29,10 +30,41 @@ from firmware_emu.endpoint import Endpoint
 from rig import pki as rig_pki
 
 from .framing import Framer, make_framer
+from .spawn import SIGNAL_PROCESSED_ENV
 from .testing import fleet_entity_id, make_stand_in
 
 #: which device factory ``make_endpoint`` may use
 ENDPOINT_KINDS = ("auto", "provision", "stand-in")
+
+#: the processed signal: this prefix, the 4-byte count of frames received on the stream, the
+#: first 16 bytes of the frame's SHA-256. Its first byte (0x00) is no GBCS tag, so it never
+#: decodes as a GBCS message: a rig that does not expect it ignores it like any undecodable frame.
+PROCESSED_PREFIX = b"\x00gbcs-rig emulate: processed\x00"
+_DIGEST_BYTES = 16
+
+
+def frame_digest(frame: bytes) -> bytes:
+    """What a processed signal names a frame by."""
+    return hashlib.sha256(frame).digest()[:_DIGEST_BYTES]
+
+
+def processed_signal(sequence: int, frame: bytes) -> bytes:
+    """The signal ``gbcs-rig emulate`` sends once its device has processed ``frame`` (the
+    ``sequence``-th frame of the stream) and everything that produced is already sent: the
+    response if any, the alerts it raised, and whatever else was due by then."""
+    return PROCESSED_PREFIX + (sequence & 0xFFFFFFFF).to_bytes(4, "big") + frame_digest(frame)
+
+
+def parse_processed_signal(data: bytes) -> tuple[int, bytes] | None:
+    """(sequence, digest) of a processed signal; None for any other frame."""
+    if len(data) != len(PROCESSED_PREFIX) + 4 + _DIGEST_BYTES or not data.startswith(PROCESSED_PREFIX):
+        return None
+    body = data[len(PROCESSED_PREFIX):]
+    return int.from_bytes(body[:4], "big"), body[4:]
+
+
+def signal_processed_from_env() -> bool:
+    return os.environ.get(SIGNAL_PROCESSED_ENV, "") not in ("", "0")
 
 
 def make_endpoint(device_type: str, pki_dir: str | Path | None = None, fleet: int = 0, *,
@@ -69,11 +101,18 @@ def endpoint_description(endpoint: Endpoint) -> str:
 
 
 class Pump:
-    """Bytes from the rig in, bytes to the rig out: framer + endpoint, no I/O."""
+    """Bytes from the rig in, bytes to the rig out: framer + endpoint, no I/O.
 
-    def __init__(self, endpoint: Endpoint, framer: Framer):
+    With ``signal_processed``, every frame's output ends with a processed signal
+    (``processed_signal``), after the endpoint's replies and anything else due by then: a rig
+    that knows it talks to this emulator can stop waiting for an answer or an alert there,
+    instead of at its response timeout (a stream keeps its order, so nothing the device sent
+    for that frame can still be on its way)."""
+
+    def __init__(self, endpoint: Endpoint, framer: Framer, *, signal_processed: bool = False):
         self.endpoint = endpoint
         self.framer = framer
+        self.signal_processed = signal_processed
         self.counts: Counter[str] = Counter()
 
     def on_bytes(self, data: bytes) -> bytes:
@@ -103,8 +142,12 @@ class Pump:
             replies = self.endpoint.receive(frame)
         except Exception as err:
             self._endpoint_failed("receive", err)
-            return b""
-        return b"".join(self._encode(reply) for reply in replies)
+            replies = []
+        out = b"".join(self._encode(reply) for reply in replies)
+        if self.signal_processed:
+            self.counts["processed_signals"] += 1
+            out += self.tick() + self.framer.encode(processed_signal(self.counts["frames_in"], frame))
+        return out
 
     def _endpoint_failed(self, call: str, err: Exception) -> None:
         """An endpoint that raises (emulated devices never should) is reported and the server
@@ -148,9 +191,12 @@ class StreamServer:
     """
 
     def __init__(self, endpoint: Endpoint, framing: str, *, tick: float = 0.05, frame_gap: float = 0.5,
-                 watch_stdin: bool = False):
+                 watch_stdin: bool = False, signal_processed: bool | None = None):
+        """``signal_processed``: send a processed signal after every frame (``Pump``); None
+        reads ``SIGNAL_PROCESSED_ENV``, so a parent that spawns ``gbcs-rig emulate`` decides."""
         self.endpoint = endpoint
         self.framing = framing
+        self.signal_processed = signal_processed_from_env() if signal_processed is None else signal_processed
         self.tick = tick
         self.frame_gap = frame_gap
         self.watch_stdin = watch_stdin
@@ -159,7 +205,8 @@ class StreamServer:
 
     def _new_stream(self, fd: int) -> _Stream:
         os.set_blocking(fd, False)
-        stream = _Stream(fd, Pump(self.endpoint, make_framer(self.framing, "server")))
+        stream = _Stream(fd, Pump(self.endpoint, make_framer(self.framing, "server"),
+                                  signal_processed=self.signal_processed))
         self._streams.append(stream)
         return stream
 

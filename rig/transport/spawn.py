@@ -21,6 +21,18 @@ from pathlib import Path
 #: the checkout this module belongs to (``rig/transport/spawn.py`` -> project root)
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 READY_PREFIX = "READY "
+#: set (to ``1``) in the environment of ``gbcs-rig emulate`` to have it send a processed signal
+#: after every frame (``rig.transport.serve.Pump``)
+SIGNAL_PROCESSED_ENV = "GBCS_RIG_SIGNAL_PROCESSED"
+
+
+def runs_emulate(argv: Sequence[str]) -> bool:
+    """Whether a spawn command line is this project's ``gbcs-rig emulate`` (the console script
+    or ``python -m rig.cli.main emulate``): the only far end the rig knows to be its own emulator."""
+    args = [str(a) for a in argv]
+    if args[:2] == ["gbcs-rig", "emulate"]:
+        return True
+    return len(args) >= 4 and args[1:4] == ["-m", "rig.cli.main", "emulate"]
 
 
 class EmulatorError(RuntimeError):
@@ -45,8 +57,10 @@ class EmulatorProcess:
     def __init__(self, device_type: str = "ESME", *, pty: bool = True, tcp_port: int = 0, framing: str = "hdlc",
                  fleet: int = 0, pki_dir: str | Path | None = None, endpoint: str = "auto",
                  ready_timeout: float = 20.0, stop_timeout: float = 5.0, python: str = sys.executable,
-                 argv: Sequence[str] | None = None, cwd: str | Path | None = None):
-        """``argv`` replaces the whole command (a hw_config's ``spawn``: anything that prints READY)."""
+                 argv: Sequence[str] | None = None, cwd: str | Path | None = None, signal_processed: bool = False):
+        """``argv`` replaces the whole command (a hw_config's ``spawn``: anything that prints READY).
+        ``signal_processed``: ask ``gbcs-rig emulate`` for a processed signal after every frame
+        (``rig.transport.serve.Pump``); any other command ignores the request."""
         if argv is not None:
             self.argv = [str(arg) for arg in argv]
         else:
@@ -60,6 +74,7 @@ class EmulatorProcess:
         self.cwd = Path(cwd) if cwd is not None else PROJECT_ROOT
         self.ready_timeout = ready_timeout
         self.stop_timeout = stop_timeout
+        self.signal_processed = signal_processed
         self.process: subprocess.Popen | None = None
         self.url: str | None = None
         self.ready_line: str | None = None
@@ -73,6 +88,9 @@ class EmulatorProcess:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
         env["PYTHONUNBUFFERED"] = "1"
+        env.pop(SIGNAL_PROCESSED_ENV, None)
+        if self.signal_processed:
+            env[SIGNAL_PROCESSED_ENV] = "1"
         self._stderr = tempfile.TemporaryFile()
         self.process = subprocess.Popen(self.argv, cwd=self.cwd, env=env, stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=self._stderr)

@@ -65,6 +65,7 @@ def _prove(rig_id: str, report) -> subprocess.Popen:
                             text=True)
 
 
+@pytest.mark.slow  # the whole catalogue at the NCP's real waits; the fast suite migrates through bellows above
 def test_prove_through_bellows_is_migratable(tmp_path):
     """Each rig proved in its own process (its own NCP); each run alone is NOT PROVEN (the verdict
     covers the whole config, and the other rig did not run there); ``report merge`` of the two is
