@@ -147,6 +147,8 @@ class EmulatedDevice:
         self.trusted_cas = tuple(parse_certificate(der) for der in trusted_cas)
         self._held: list[tuple[float, bytes]] = []  # (monotonic release time, frame) of a slow model
         self._handlers = _handlers()
+        #: callbacks told when the device has output to poll for (its comms hubs); see ``CommsHub``
+        self._wakers: tuple[Callable[[EmulatedDevice], None], ...] = ()
         loaded = self.store.load()
         if loaded is not None:
             self.state = loaded
@@ -202,13 +204,28 @@ class EmulatedDevice:
     def receive(self, frame: bytes) -> list[bytes]:
         snapshot = self.state.snapshot()
         try:
-            return self._release(self._process(frame), response=True)
+            out = self._release(self._process(frame), response=True)
         except Rejected as rejection:
             self.state.restore(snapshot)
-            return self._reject_safely(rejection, snapshot)
+            out = self._reject_safely(rejection, snapshot)
         except Exception as err:  # the device answers every input as GBCS says, never with a crash
             self.state.restore(snapshot)
-            return self._reject_safely(Rejected(Reason.NOT_PROCESSED, f"{type(err).__name__}: {err}"), snapshot)
+            out = self._reject_safely(Rejected(Reason.NOT_PROCESSED, f"{type(err).__name__}: {err}"), snapshot)
+        if self._wakers and self.outstanding:
+            self._wake()
+        return out
+
+    @property
+    def outstanding(self) -> bool:
+        """True while ``poll`` may still emit: future-dated commands pending, or frames held back."""
+        return bool(self.state.pending or self._held)
+
+    def _wake(self) -> None:
+        for waker in self._wakers:
+            try:
+                waker(self)
+            except Exception:  # a hub's bookkeeping never turns into a device failure
+                pass
 
     def _process(self, frame: bytes) -> list[bytes]:
         try:
@@ -226,6 +243,8 @@ class EmulatedDevice:
         return handler(self, bytes(frame), message)
 
     def poll(self) -> list[bytes]:
+        if not self.state.pending and not self._held:  # the common case: nothing to do, nothing to copy
+            return []
         from . import cs02b
 
         snapshot = self.state.snapshot()
@@ -240,6 +259,8 @@ class EmulatedDevice:
             due = [f for t, f in self._held if t <= now]
             self._held = [(t, f) for t, f in self._held if t > now]
             out.extend(due)
+        if self._wakers and self.outstanding:
+            self._wake()
         return out
 
     # -- helpers for handlers -------------------------------------------------------------------
