@@ -232,10 +232,13 @@ def write_primitive(io_: BuildStream, tag: int, content: bytes) -> None:
     slot = state.slot
     state.slot = slot + 1
     size = len(content)
+    out = io_.buffer
+    out.append(tag)
     if size < 0x80 and state.plan is None:  # the common case: short form, nothing to reproduce
-        io_.write(bytes((tag, size)) + content)
+        out.append(size)
     else:
-        io_.write(bytes((tag,)) + length_at_slot(state, slot, size) + content)
+        out += length_at_slot(state, slot, size)
+    out += content
 
 
 def encode_integer(value: int) -> bytes:
@@ -248,11 +251,30 @@ def encode_integer(value: int) -> bytes:
 
 
 def write_integer(io_: BuildStream, tag: int, value: int) -> None:
-    write_primitive(io_, tag, encode_integer(value))
+    state = io_.state
+    if state.plan is None and isinstance(value, int) and 0 <= value < 0x80:  # the common case: one octet, short form
+        state.slot += 1
+        io_.buffer += bytes((tag, 1, value))
+    else:
+        write_primitive(io_, tag, encode_integer(value))
+
+
+#: encodings of the few named-bit values in use (key usages), by value
+_NAMED_BIT_ENCODINGS: dict[int, bytes] = {}
 
 
 def encode_named_bits(value: int) -> bytes:
     value = int(value)
+    known = _NAMED_BIT_ENCODINGS.get(value)
+    if known is not None:
+        return known
+    encoded = _encode_named_bits(value)
+    if len(_NAMED_BIT_ENCODINGS) < 256:
+        _NAMED_BIT_ENCODINGS[value] = encoded
+    return encoded
+
+
+def _encode_named_bits(value: int) -> bytes:
     if value == 0:
         return b"\x00"
     nbits = value.bit_length()
@@ -278,14 +300,26 @@ def write_raw(io_: BuildStream, value: bytes) -> None:
     io_.write(bytes(value))
 
 
+#: (tag, bytes) of raw elements already checked: the same certificates are encoded over and
+#: over (every command of a migration carries the same ones); bounded, cleared when full
+_CHECKED_RAW: set[tuple[int, bytes]] = set()
+_CHECKED_RAW_MAX = 1024
+
+
 def check_raw_element(value: bytes, tag: int, what: str) -> bytes:
     """``value`` must be exactly one element ``read_raw_element`` accepts: the encoder refuses
     what the decoder would reject (a truncated or padded certificate, a wrong tag)."""
     data = bytes(value)
+    key = (tag, data)
+    if key in _CHECKED_RAW:
+        return data
     stream = ParseStream(data)
     read_raw_element(stream, tag, None, what)
     if stream.pos != len(data):
         raise CodecError(f"{what} blob has {len(data) - stream.pos} bytes after its element", None, None)
+    if len(_CHECKED_RAW) >= _CHECKED_RAW_MAX:
+        _CHECKED_RAW.clear()
+    _CHECKED_RAW.add(key)
     return data
 
 

@@ -161,7 +161,7 @@ def build_frame(msg: Message, io_: BuildStream, this: Any, grouping: BuildFn,
             f"with CRA flag {int(msg.cra_flag)}"
         )
     state.long_form_width = saved_style
-    body_length = len(content.getvalue())
+    body_length = content.tell()
     close_element(target, content, None)
     payload_end = target.tell()
     payload_start = payload_end - body_length
