@@ -72,7 +72,33 @@ def _header(io_: ParseStream, tag: int, path: str | None, what: str) -> tuple[in
 
 
 def enter(io_: ParseStream, tag: int, path: str | None, what: str) -> int:
-    """Read ``tag`` and a length; open the element's region; return its end offset."""
+    """Read ``tag`` and a length; open the element's region; return its end offset.
+
+    The well-formed short form is handled here without a call; anything else (long forms,
+    every error) goes through ``_header``. The same holds for the readers below.
+    """
+    start = io_.pos
+    data = io_.data
+    limit = io_.ends[-1]
+    if start + 2 <= limit and data[start] == tag:
+        length = data[start + 1]
+        if length < 0x80:
+            end = start + 2 + length
+            if end <= limit:
+                io_.lenlog.append(0)
+                io_.pos = start + 2
+                io_.ends.append(end)
+                return end
+        elif length == 0x82 and start + 4 <= limit:  # the long form of every element of 256 octets or more
+            length = data[start + 2] << 8 | data[start + 3]
+            end = start + 4 + length
+            if end <= limit:
+                io_.lenlog.append(2)
+                if length < 0x100:
+                    io_.nonminimal = True
+                io_.pos = start + 4
+                io_.ends.append(end)
+                return end
     io_.pos, end = _header(io_, tag, path, what)
     io_.ends.append(end)
     return end
@@ -80,9 +106,18 @@ def enter(io_: ParseStream, tag: int, path: str | None, what: str) -> int:
 
 def read_primitive(io_: ParseStream, tag: int, path: str | None, what: str) -> bytes:
     """Content octets of a primitive element with the given tag."""
+    start = io_.pos
+    data = io_.data
+    if start + 2 <= io_.ends[-1] and data[start] == tag:
+        length = data[start + 1]
+        end = start + 2 + length
+        if length < 0x80 and end <= io_.ends[-1]:
+            io_.lenlog.append(0)
+            io_.pos = end
+            return data[start + 2:end]
     pos, end = _header(io_, tag, path, what)
     io_.pos = end
-    return io_.data[pos:end]
+    return data[pos:end]
 
 
 def decode_integer(content: bytes, start: int, path: str | None, what: str) -> int:
@@ -98,6 +133,12 @@ def decode_integer(content: bytes, start: int, path: str | None, what: str) -> i
 
 def read_integer(io_: ParseStream, tag: int, path: str | None, what: str = "INTEGER") -> int:
     start = io_.pos
+    data = io_.data
+    if start + 3 <= io_.ends[-1] and data[start] == tag and data[start + 1] == 1:  # one octet, always minimal
+        io_.lenlog.append(0)
+        io_.pos = start + 3
+        value = data[start + 2]
+        return value - 256 if value & 0x80 else value
     pos, end = _header(io_, tag, path, what)
     io_.pos = end
     if end - pos == 1:  # the common case, always minimal
@@ -193,6 +234,12 @@ def read_raw_element(io_: ParseStream, tag: int, path: str | None, what: str) ->
     Its length form is carried in the bytes themselves, so it is not logged.
     """
     start = io_.pos
+    data = io_.data
+    if start + 4 <= io_.ends[-1] and data[start] == tag and data[start + 1] == 0x82:  # a certificate
+        end = start + 4 + (data[start + 2] << 8 | data[start + 3])
+        if end <= io_.ends[-1]:
+            io_.pos = end
+            return bytes(data[start:end])
     mark, flag = len(io_.lenlog), io_.nonminimal
     end = enter(io_, tag, path, what)
     del io_.lenlog[mark:]
