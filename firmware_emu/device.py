@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as _dt
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cache
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -305,7 +305,7 @@ class EmulatedDevice:
     def sign(self, message: Message, *, macd_for: ec.EllipticCurvePublicKey | None = None) -> bytes:
         """Seal a device message: signed, or MACed for ``macd_for`` (the peer's KA key)."""
         if macd_for is not None:
-            message = replace(message, mac_header=MacHeader(), signature=None)
+            message = message.evolve(mac_header=MacHeader(), signature=None)
             pair = self.identity.mac_key_pair(macd_for)
             if pair is None:
                 raise ValueError("no key agreement private key for the MAC")

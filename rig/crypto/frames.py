@@ -11,8 +11,6 @@ second encode).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from rig.gbcs import FrameLayout, MacHeader, Message, decode, encode_with_layout, wrap_in_mac_header
@@ -78,7 +76,7 @@ def seal(message: Message, *, signer: ec.EllipticCurvePrivateKey | None = None,
     without MAC keys a MACed message keeps its ``mac``.
     """
     if signer is not None:
-        message = replace(message, signature=_SIGNATURE_PLACEHOLDER, precommand=False)
+        message = message.evolve(signature=_SIGNATURE_PLACEHOLDER, precommand=False)
     frame, layout = encode_with_layout(message, payload_long_form_width=payload_long_form_width)
     out = bytearray(frame)
     if signer is not None:
@@ -88,7 +86,7 @@ def seal(message: Message, *, signer: ec.EllipticCurvePrivateKey | None = None,
         if message.mac_header is None:
             raise ValueError("a MAC needs a MAC header")
         # the MAC inputs (ids, counter, CRA flag, security header) do not depend on the signature
-        mac = compute_mac(bytes(out), replace(message, layout=layout), mac_private_key, mac_peer, cache)
+        mac = compute_mac(bytes(out), message.evolve(layout=layout), mac_private_key, mac_peer, cache)
         out[-12:] = mac
     return bytes(out)
 

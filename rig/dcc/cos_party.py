@@ -62,7 +62,7 @@ class CosParty:
     def sign(self, message: Message) -> bytes:
         """The signed pre-command: grouping header, payload, 0x40 and r||s; no MAC header."""
         key = self.keystore.private_key(message.originator_id, Usage.DS)
-        return seal(replace(message, mac_header=None, precommand=False), signer=key)
+        return seal(message.evolve(mac_header=None, precommand=False), signer=key)
 
 
 class Dsp:
