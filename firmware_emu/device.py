@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from types import MappingProxyType
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -49,10 +50,14 @@ from .certificates import CertificateError, ParsedCertificate, parse_certificate
 from .clock import Clock, SystemClock
 from .device_types import CELLS, DeviceType
 from .events import Event
+from .private_keys import PrivateKeyField
 from .profiles import DEFAULT, ModelProfile, get_profile
 from .rejections import ALERT_RECIPIENT_ROLES, REJECTIONS, Reason
 from .store import DeviceState, TrustAnchorStore
 
+#: the usual ``peer_ka_keys``: none (shared, read-only; a replay gives its own mapping)
+NO_PEER_KEYS: Mapping[bytes, ec.EllipticCurvePrivateKey] = MappingProxyType({})
+_DS_KEY, _KA_KEY = PrivateKeyField(), PrivateKeyField()
 ACB_KA = TrustAnchorCellId(RemotePartyRole.ACCESS_CONTROL_BROKER, KeyUsage.KEY_AGREEMENT)
 NO_ID = bytes(8)
 #: the security header GBCS allows on a MACed command [RTDS: every one of 815 MACed frames]:
@@ -73,12 +78,13 @@ class DeviceIdentity:
 
     device_type: DeviceType
     entity_id: bytes
-    ds_key: ec.EllipticCurvePrivateKey
-    ka_key: ec.EllipticCurvePrivateKey | None
+    #: held as DER, handed out as key objects (``private_keys``: an idle device stays small)
+    ds_key: ec.EllipticCurvePrivateKey = _DS_KEY  # type: ignore[assignment]
+    ka_key: ec.EllipticCurvePrivateKey | None = _KA_KEY  # type: ignore[assignment]
     ds_certificate: bytes | None = None
     ka_certificate: bytes | None = None
     ka_public: ec.EllipticCurvePublicKey | None = None
-    peer_ka_keys: Mapping[bytes, ec.EllipticCurvePrivateKey] = field(default_factory=dict)
+    peer_ka_keys: Mapping[bytes, ec.EllipticCurvePrivateKey] = field(default_factory=lambda: NO_PEER_KEYS)
 
     def mac_key_pair(self, peer: ec.EllipticCurvePublicKey) -> tuple[ec.EllipticCurvePrivateKey,
                                                                        ec.EllipticCurvePublicKey] | None:
