@@ -80,6 +80,36 @@ GROUPING_HEADER = Record(
 )
 
 
+_CRA_FLAGS = dict(CraFlag._value2member_map_)
+
+
+def read_grouping_header(io_: ParseStream, this: Any, generic: ParseFn) -> GroupingHeader:
+    """The compiled codec's grouping header: the usual layout (fixed ids, no or a 12-octet
+    date-time, an other-information of the message code alone) read in one go; anything else,
+    every error included, by ``generic`` (the schema's compiled reader), which gives the same
+    header for what this reads."""
+    pos = io_.pos
+    data = io_.data
+    limit = io_.ends[-1]
+    if pos + 33 <= limit and data[pos] == GENERAL_SIGNING and data[pos + 1] == 0x09 and data[pos + 11] == 0x08 \
+            and data[pos + 20] == 0x08:
+        cra_flag = _CRA_FLAGS.get(data[pos + 2])
+        size = data[pos + 29]
+        at = pos + 30 + size
+        if cra_flag is not None and (size == 0 or size == 12) and at + 3 <= limit and data[at] == 2:
+            date_time = None
+            if size:
+                raw = data[pos + 30:at]
+                date_time = CosemDateTime(
+                    int.from_bytes(raw[0:2], "big"), raw[2], raw[3], raw[4], raw[5], raw[6], raw[7], raw[8],
+                    int.from_bytes(raw[9:11], "big", signed=True), raw[11])
+            io_.lenlog.append(0)  # the other-information length, as ``read_other_info`` logs it
+            io_.pos = at + 3
+            return GroupingHeader(cra_flag, int.from_bytes(data[pos + 3:pos + 11], "big"), data[pos + 12:pos + 20],
+                                  data[pos + 21:pos + 29], date_time, data[at + 1] << 8 | data[at + 2], None)
+    return generic(io_, this)
+
+
 def payload_key(cra_flag: int, message_code: int) -> int:
     return (int(cra_flag) << 16) | message_code
 
@@ -257,7 +287,9 @@ class Frame(Construct):
     def _emitparse(self, code):
         prelude(code)
         code.append("from rig.gbcs import frame as _frame")
-        grouping = define(code, "parse_grouping", [f"return {self.grouping._compileparse(code)}"], "io, this")
+        generic = define(code, "parse_grouping", [f"return {self.grouping._compileparse(code)}"], "io, this")
+        grouping = define(code, "parse_grouping_fast", [f"return _frame.read_grouping_header(io, this, {generic})"],
+                          "io, this")
         table, opaque = self._payload_functions(code, "parse")
         return f"_frame.parse_frame(io, this, {grouping}, {table}, {opaque}, None)"
 
