@@ -149,8 +149,17 @@ def _cell_status(device: EmulatedDevice, command: Cs02bCommand, target: TrustAnc
 
 def _control_cell(device: EmulatedDevice, role: int) -> TrustAnchorCellId:
     """The cell whose key authorises ``role``'s commands: its DS cell, else (ACB) its KA cell."""
-    ds = TrustAnchorCellId(RemotePartyRole(role), KeyUsage.DIGITAL_SIGNATURE)
-    return ds if ds in device.state.cells else TrustAnchorCellId(RemotePartyRole(role), KeyUsage.KEY_AGREEMENT)
+    cells = _ROLE_CELLS.get(role)
+    if cells is None:
+        cells = (TrustAnchorCellId(RemotePartyRole(role), KeyUsage.DIGITAL_SIGNATURE),
+                 TrustAnchorCellId(RemotePartyRole(role), KeyUsage.KEY_AGREEMENT))
+    ds, ka = cells
+    return ds if ds in device.state.cells else ka
+
+
+#: (DS cell, KA cell) of every role, made once (cell ids are immutable)
+_ROLE_CELLS = {int(role): (TrustAnchorCellId(role, KeyUsage.DIGITAL_SIGNATURE),
+                           TrustAnchorCellId(role, KeyUsage.KEY_AGREEMENT)) for role in RemotePartyRole}
 
 
 def _key_id(cert: ParsedCertificate) -> bytes:
