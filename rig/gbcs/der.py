@@ -23,7 +23,7 @@ from typing import Any
 
 from construct import Construct
 
-from .compiling import define, join_path, prelude, ref
+from .compiling import construction, define, join_path, prelude, ref
 from .streams import (
     BuildStream,
     CodecError,
@@ -627,18 +627,17 @@ class DerSequence(Construct):
         return obj
 
     def _emitparse(self, code):
-        cls = ref(code, self.cls)
         lines = [f"end = _der.enter(io, {self.tag}, None, {self.what!r})"]
         args = []
         for index, (name, sc) in enumerate(self.fields):
             expr = sc._compileparse(code)
             if name:
                 lines.append(f"v{index} = {expr}")
-                args.append(f"{name}=v{index}")
+                args.append((name, f"v{index}"))
             else:
                 lines.append(expr)
         lines.append(f"pop_region(io, end, None, {self.what!r})")
-        lines.append(f"return {cls}({', '.join(args)})")
+        lines.append(f"return {construction(code, self.cls, args)}")
         return define(code, "parse_seq", lines, "io, this") + "(io, this)"
 
     def _emitbuild(self, code):

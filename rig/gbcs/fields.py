@@ -12,7 +12,7 @@ from typing import Any
 
 from construct import Construct
 
-from .compiling import define, join_path, prelude, ref
+from .compiling import construction, define, join_path, prelude, ref
 from .message import EMPTY_CIPHERING_FIELDS, CosemDateTime, MacHeader, Supplementary
 from .streams import (
     BuildStream,
@@ -394,7 +394,6 @@ class Record(Construct):
         return obj
 
     def _emitparse(self, code):
-        cls = ref(code, self.cls)
         lines, args = [], []
         for index, (name, sc) in enumerate(self.fields):
             names = _names(name)
@@ -404,8 +403,8 @@ class Record(Construct):
                 continue
             targets = [f"v{index}_{k}" for k in range(len(names))]
             lines.append(f"{', '.join(targets)} = {expr}")
-            args.extend(f"{n}={t}" for n, t in zip(names, targets, strict=True))
-        lines.append(f"return {cls}({', '.join(args)})")
+            args.extend(zip(names, targets, strict=True))
+        lines.append(f"return {construction(code, self.cls, args)}")
         return define(code, "parse_record", lines, "io, this") + "(io, this)"
 
     def _emitbuild(self, code):

@@ -19,7 +19,7 @@ from typing import Any
 
 from construct import Construct
 
-from .compiling import define, prelude, ref
+from .compiling import can_make, define, make, prelude, ref
 from .fields import (
     ConstByte,
     DateTimeField,
@@ -143,22 +143,22 @@ def parse_frame(io_: ParseStream, this: Any, grouping: ParseFn, payloads: dict[i
     if mac is not None:
         trace(io_, signature_end, "mac", mac)
     check_end(io_, path)
-    return Message(
-        cra_flag=head.cra_flag,
-        originator_counter=head.originator_counter,
-        originator_id=head.originator_id,
-        recipient_id=head.recipient_id,
-        message_code=head.message_code,
-        payload=payload,
-        date_time=head.date_time,
-        supplementary=head.supplementary,
-        mac_header=mac_header,
-        signature=signature,
-        mac=mac,
-        precommand=precommand,
-        length_forms=tuple(io_.lenlog) if io_.nonminimal else None,
-        layout=FrameLayout(grouping_start, payload_start, end, signature_end, io_.pos),
-    )
+    return make(Message, {  # every field given: ``Message(**...)`` without the keyword call
+        "cra_flag": head.cra_flag,
+        "originator_counter": head.originator_counter,
+        "originator_id": head.originator_id,
+        "recipient_id": head.recipient_id,
+        "message_code": head.message_code,
+        "payload": payload,
+        "date_time": head.date_time,
+        "supplementary": head.supplementary,
+        "mac_header": mac_header,
+        "signature": signature,
+        "mac": mac,
+        "precommand": precommand,
+        "length_forms": tuple(io_.lenlog) if io_.nonminimal else None,
+        "layout": FrameLayout(grouping_start, payload_start, end, signature_end, io_.pos),
+    })
 
 
 def build_frame(msg: Message, io_: BuildStream, this: Any, grouping: BuildFn,
@@ -299,3 +299,6 @@ class Frame(Construct):
         grouping = define(code, "build_grouping", [self.grouping._compilebuild(code)], "obj, io, this")
         table, opaque = self._payload_functions(code, "build")
         return f"_frame.build_frame(obj, io, this, {grouping}, {table}, {opaque})"
+
+
+assert can_make(Message, [f for f in Message.__dataclass_fields__])  # parse_frame gives every field
