@@ -105,8 +105,10 @@ def read_grouping_header(io_: ParseStream, this: Any, generic: ParseFn) -> Group
                     int.from_bytes(raw[9:11], "big", signed=True), raw[11])
             io_.lenlog.append(0)  # the other-information length, as ``read_other_info`` logs it
             io_.pos = at + 3
-            return GroupingHeader(cra_flag, int.from_bytes(data[pos + 3:pos + 11], "big"), data[pos + 12:pos + 20],
-                                  data[pos + 21:pos + 29], date_time, data[at + 1] << 8 | data[at + 2], None)
+            return make(GroupingHeader, {
+                "cra_flag": cra_flag, "originator_counter": int.from_bytes(data[pos + 3:pos + 11], "big"),
+                "originator_id": data[pos + 12:pos + 20], "recipient_id": data[pos + 21:pos + 29],
+                "date_time": date_time, "message_code": data[at + 1] << 8 | data[at + 2], "supplementary": None})
     return generic(io_, this)
 
 
@@ -122,14 +124,17 @@ def parse_frame(io_: ParseStream, this: Any, grouping: ParseFn, payloads: dict[i
                 opaque: ParseFn, path: str | None) -> Message:
     """Frame flow, shared by both codecs."""
     mac_header = None
+    tracing = io_.trace is not None  # interpreted annotation only: the compiled codec skips the calls
     if peek_byte(io_) == GENERAL_CIPHERING:
         mac_header = read_mac_header(io_, path)
-        trace(io_, 0, "mac header", mac_header)
+        if tracing:
+            trace(io_, 0, "mac header", mac_header)
     grouping_start = io_.pos
     head = grouping(io_, this)
     start = io_.pos
     length = read_length(io_, path)
-    trace(io_, start, "content length", length)
+    if tracing:
+        trace(io_, start, "content length", length)
     end = push_region(io_, length, start, path, "content")
     payload_start = io_.pos
     parse_payload = payloads.get(payload_key(head.cra_flag, head.message_code), opaque)
@@ -137,10 +142,10 @@ def parse_frame(io_: ParseStream, this: Any, grouping: ParseFn, payloads: dict[i
     pop_region(io_, end, path, "payload")
     signature, precommand = read_signature_field(io_, mac_header is not None, path)
     signature_end = io_.pos
-    if not precommand:
+    if tracing and not precommand:
         trace(io_, end, "signature", signature)
     mac = read_mac(io_, path) if mac_header is not None else None
-    if mac is not None:
+    if tracing and mac is not None:
         trace(io_, signature_end, "mac", mac)
     check_end(io_, path)
     return make(Message, {  # every field given: ``Message(**...)`` without the keyword call
@@ -157,7 +162,8 @@ def parse_frame(io_: ParseStream, this: Any, grouping: ParseFn, payloads: dict[i
         "mac": mac,
         "precommand": precommand,
         "length_forms": tuple(io_.lenlog) if io_.nonminimal else None,
-        "layout": FrameLayout(grouping_start, payload_start, end, signature_end, io_.pos),
+        "layout": make(FrameLayout, {"grouping_start": grouping_start, "payload_start": payload_start,
+                                     "payload_end": end, "signature_end": signature_end, "length": io_.pos}),
     })
 
 
@@ -301,4 +307,5 @@ class Frame(Construct):
         return f"_frame.build_frame(obj, io, this, {grouping}, {table}, {opaque})"
 
 
-assert can_make(Message, [f for f in Message.__dataclass_fields__])  # parse_frame gives every field
+# parse_frame and read_grouping_header give every field of what they ``make``
+assert all(can_make(cls, list(cls.__dataclass_fields__)) for cls in (Message, FrameLayout, GroupingHeader))
