@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import ExtensionOID, SignatureAlgorithmOID
 
 from rig.crypto import certs
@@ -43,6 +44,10 @@ class ParsedCertificate:
     #: DER of the subject and issuer names: chaining compares bytes, not Name objects
     subject_name: bytes
     issuer_name: bytes
+    #: the public key's uncompressed point and its RFC 5280 method-2 key id (None without a
+    #: P-256 key), computed once: changes of control compare keys by them on every command
+    point: bytes | None = None
+    own_key_id: bytes | None = None
 
     def valid_at(self, when: _dt.datetime) -> bool:
         return self.not_before <= when <= self.not_after
@@ -70,6 +75,8 @@ def _parse(der: bytes) -> ParsedCertificate:
             ecdsa_sha256=cert.signature_algorithm_oid == SignatureAlgorithmOID.ECDSA_WITH_SHA256,
             not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
             subject_name=cert.subject.public_bytes(), issuer_name=cert.issuer.public_bytes(),
+            point=None if public is None else public.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint),
+            own_key_id=None if public is None else certs.key_id_method2(public),
         )
     except Exception as err:
         # whatever ``cryptography`` raises for bytes it cannot load (ValueError, InvalidVersion,
@@ -87,6 +94,13 @@ class CertificateCache:
 
     def parse(self, der: bytes) -> ParsedCertificate:
         der = bytes(der)
+        parsed = self._entries.get(der)  # the common case, a hit: one lookup (atomic), no lock
+        if parsed is not None:
+            try:
+                self._entries.move_to_end(der)
+            except KeyError:  # evicted meanwhile by another thread: still a valid parse
+                pass
+            return parsed
         with self._lock:
             parsed = self._entries.get(der)
             if parsed is not None:

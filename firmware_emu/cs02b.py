@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from rig.crypto.certs import key_id_method2
 from rig.gbcs import Cs02bCommand, ExecutionOutcome, Message, ReplacementOutcome, decode
 from rig.gbcs import build as b
 from rig.gbcs.modes import MODE_RULES, Variant
@@ -150,19 +149,28 @@ def _cell_status(device: EmulatedDevice, command: Cs02bCommand, target: TrustAnc
 
 def _control_cell(device: EmulatedDevice, role: int) -> TrustAnchorCellId:
     """The cell whose key authorises ``role``'s commands: its DS cell, else (ACB) its KA cell."""
-    ds = TrustAnchorCellId(RemotePartyRole(role), KeyUsage.DIGITAL_SIGNATURE)
-    return ds if ds in device.state.cells else TrustAnchorCellId(RemotePartyRole(role), KeyUsage.KEY_AGREEMENT)
+    cells = _ROLE_CELLS.get(role)
+    if cells is None:
+        cells = (TrustAnchorCellId(RemotePartyRole(role), KeyUsage.DIGITAL_SIGNATURE),
+                 TrustAnchorCellId(RemotePartyRole(role), KeyUsage.KEY_AGREEMENT))
+    ds, ka = cells
+    return ds if ds in device.state.cells else ka
+
+
+#: (DS cell, KA cell) of every role, made once (cell ids are immutable)
+_ROLE_CELLS = {int(role): (TrustAnchorCellId(role, KeyUsage.DIGITAL_SIGNATURE),
+                           TrustAnchorCellId(role, KeyUsage.KEY_AGREEMENT)) for role in RemotePartyRole}
 
 
 def _key_id(cert: ParsedCertificate) -> bytes:
     """The key's own identifier (method 2 over the point), not the certificate's SKI claim."""
-    return key_id_method2(cert.public_key) if cert.public_key is not None else cert.key_id
+    return cert.own_key_id if cert.own_key_id is not None else cert.key_id
 
 
 def _same_key(old: ParsedCertificate | None, new: ParsedCertificate) -> bool:
-    if old is None or old.public_key is None or new.public_key is None:
+    if old is None or old.point is None or new.point is None:
         return False
-    return old.public_key.public_numbers() == new.public_key.public_numbers()
+    return old.point == new.point
 
 
 def execute(device: EmulatedDevice, message: Message, command: Cs02bCommand, *, refused: bool = False) -> ExecutionOutcome:
@@ -193,8 +201,9 @@ def execute(device: EmulatedDevice, message: Message, command: Cs02bCommand, *, 
             role = int(target.role)
             replaced.setdefault(role, None)
             if target == _control_cell(device, role) and not _same_key(existing, new):  # a change of control
-                counters.change_control(device.state, role, _key_id(existing) if existing else None, _key_id(new))
-                replaced[role] = _key_id(new)
+                new_key_id = _key_id(new)
+                counters.change_control(device.state, role, _key_id(existing) if existing else None, new_key_id)
+                replaced[role] = new_key_id
         else:
             new_id, new_key = old_id, old_key
         outcomes.append(ReplacementOutcome(target, status, old_id, old_key, new_id, new_key))

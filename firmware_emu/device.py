@@ -24,8 +24,9 @@ from __future__ import annotations
 import datetime as _dt
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cache
+from types import MappingProxyType
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -49,10 +50,14 @@ from .certificates import CertificateError, ParsedCertificate, parse_certificate
 from .clock import Clock, SystemClock
 from .device_types import CELLS, DeviceType
 from .events import Event
+from .private_keys import PrivateKeyField
 from .profiles import DEFAULT, ModelProfile, get_profile
 from .rejections import ALERT_RECIPIENT_ROLES, REJECTIONS, Reason
 from .store import DeviceState, TrustAnchorStore
 
+#: the usual ``peer_ka_keys``: none (shared, read-only; a replay gives its own mapping)
+NO_PEER_KEYS: Mapping[bytes, ec.EllipticCurvePrivateKey] = MappingProxyType({})
+_DS_KEY, _KA_KEY = PrivateKeyField(), PrivateKeyField()
 ACB_KA = TrustAnchorCellId(RemotePartyRole.ACCESS_CONTROL_BROKER, KeyUsage.KEY_AGREEMENT)
 NO_ID = bytes(8)
 #: the security header GBCS allows on a MACed command [RTDS: every one of 815 MACed frames]:
@@ -73,12 +78,13 @@ class DeviceIdentity:
 
     device_type: DeviceType
     entity_id: bytes
-    ds_key: ec.EllipticCurvePrivateKey
-    ka_key: ec.EllipticCurvePrivateKey | None
+    #: held as DER, handed out as key objects (``private_keys``: an idle device stays small)
+    ds_key: ec.EllipticCurvePrivateKey = _DS_KEY  # type: ignore[assignment]
+    ka_key: ec.EllipticCurvePrivateKey | None = _KA_KEY  # type: ignore[assignment]
     ds_certificate: bytes | None = None
     ka_certificate: bytes | None = None
     ka_public: ec.EllipticCurvePublicKey | None = None
-    peer_ka_keys: Mapping[bytes, ec.EllipticCurvePrivateKey] = field(default_factory=dict)
+    peer_ka_keys: Mapping[bytes, ec.EllipticCurvePrivateKey] = field(default_factory=lambda: NO_PEER_KEYS)
 
     def mac_key_pair(self, peer: ec.EllipticCurvePublicKey) -> tuple[ec.EllipticCurvePrivateKey,
                                                                        ec.EllipticCurvePublicKey] | None:
@@ -147,6 +153,8 @@ class EmulatedDevice:
         self.trusted_cas = tuple(parse_certificate(der) for der in trusted_cas)
         self._held: list[tuple[float, bytes]] = []  # (monotonic release time, frame) of a slow model
         self._handlers = _handlers()
+        #: callbacks told when the device has output to poll for (its comms hubs); see ``CommsHub``
+        self._wakers: tuple[Callable[[EmulatedDevice], None], ...] = ()
         loaded = self.store.load()
         if loaded is not None:
             self.state = loaded
@@ -202,13 +210,28 @@ class EmulatedDevice:
     def receive(self, frame: bytes) -> list[bytes]:
         snapshot = self.state.snapshot()
         try:
-            return self._release(self._process(frame), response=True)
+            out = self._release(self._process(frame), response=True)
         except Rejected as rejection:
             self.state.restore(snapshot)
-            return self._reject_safely(rejection, snapshot)
+            out = self._reject_safely(rejection, snapshot)
         except Exception as err:  # the device answers every input as GBCS says, never with a crash
             self.state.restore(snapshot)
-            return self._reject_safely(Rejected(Reason.NOT_PROCESSED, f"{type(err).__name__}: {err}"), snapshot)
+            out = self._reject_safely(Rejected(Reason.NOT_PROCESSED, f"{type(err).__name__}: {err}"), snapshot)
+        if self._wakers and self.outstanding:
+            self._wake()
+        return out
+
+    @property
+    def outstanding(self) -> bool:
+        """True while ``poll`` may still emit: future-dated commands pending, or frames held back."""
+        return bool(self.state.pending or self._held)
+
+    def _wake(self) -> None:
+        for waker in self._wakers:
+            try:
+                waker(self)
+            except Exception:  # a hub's bookkeeping never turns into a device failure
+                pass
 
     def _process(self, frame: bytes) -> list[bytes]:
         try:
@@ -226,6 +249,8 @@ class EmulatedDevice:
         return handler(self, bytes(frame), message)
 
     def poll(self) -> list[bytes]:
+        if not self.state.pending and not self._held:  # the common case: nothing to do, nothing to copy
+            return []
         from . import cs02b
 
         snapshot = self.state.snapshot()
@@ -240,6 +265,8 @@ class EmulatedDevice:
             due = [f for t, f in self._held if t <= now]
             self._held = [(t, f) for t, f in self._held if t > now]
             out.extend(due)
+        if self._wakers and self.outstanding:
+            self._wake()
         return out
 
     # -- helpers for handlers -------------------------------------------------------------------
@@ -284,7 +311,7 @@ class EmulatedDevice:
     def sign(self, message: Message, *, macd_for: ec.EllipticCurvePublicKey | None = None) -> bytes:
         """Seal a device message: signed, or MACed for ``macd_for`` (the peer's KA key)."""
         if macd_for is not None:
-            message = replace(message, mac_header=MacHeader(), signature=None)
+            message = message.evolve(mac_header=MacHeader(), signature=None)
             pair = self.identity.mac_key_pair(macd_for)
             if pair is None:
                 raise ValueError("no key agreement private key for the MAC")

@@ -33,7 +33,11 @@ class CommsHub:
     def __init__(self, chf: EmulatedDevice, gpf: EmulatedDevice | None = None):
         self.chf = chf
         self.gpf = gpf
-        self._routes: dict[bytes, Endpoint] = {chf.entity_id: chf}
+        #: endpoints ``poll`` asks, by identity: every endpoint just routed or woken, kept while
+        #: it has output outstanding (endpoints that cannot say stay for good)
+        self._active: dict[int, Endpoint] = {}
+        self._routes: dict[bytes, Endpoint] = _Routes(self)
+        self._routes[chf.entity_id] = chf
         if gpf is not None:
             self._routes[gpf.entity_id] = gpf
         self.device_log: dict[bytes, DeviceLogEntry] = {}
@@ -59,15 +63,17 @@ class CommsHub:
         self.chf.save()
 
     def receive(self, frame: bytes) -> list[bytes]:
+        # the grouping header alone routes a frame: read it without decoding the whole frame
+        # (the device decodes it anyway); a decodable frame's header always reads this way
+        endpoint = self._routes.get(routing_recipient(frame) or b"")
+        if endpoint is not None:
+            return endpoint.receive(frame)
         try:
             recipient = decode(frame).recipient_id
         except GbcsDecodeError:
-            # a hub routes by the grouping header alone: a frame broken further on still reaches
-            # its recipient, whose own checks discard it; one whose header is unreadable cannot
-            recipient = routing_recipient(frame)
-            if recipient is None or recipient not in self._routes:
-                return self.chf.receive(frame)  # the CHF logs the integrity failure
-            return self._routes[recipient].receive(frame)
+            # a frame broken further on whose header names a device went to it above; one whose
+            # header is unreadable, or names no device on the log, cannot be routed
+            return self.chf.receive(frame)  # the CHF logs the integrity failure
         endpoint = self._routes.get(recipient)
         if endpoint is None:
             self.undeliverable += 1
@@ -88,10 +94,20 @@ class CommsHub:
         return endpoint.receive(frame) if endpoint is not None else []
 
     def poll(self) -> list[bytes]:
+        """What any routed endpoint emits; O(1) per call in the devices on the log: only the
+        endpoints with output outstanding are asked (an emulated device wakes its hubs when it
+        schedules a command or holds a frame back, however the frame reached it)."""
         out: list[bytes] = []
-        for endpoint in list(self._routes.values()):
+        for key, endpoint in list(self._active.items()):
             out.extend(endpoint.poll())
+            if not getattr(endpoint, "outstanding", True):
+                self._active.pop(key, None)
         return out
+
+    def _woken(self, device: EmulatedDevice) -> None:
+        """A routed device has output outstanding: poll it again."""
+        if self._routes.get(device.entity_id) is device:
+            self._active[id(device)] = device
 
 
 def routing_recipient(frame: bytes) -> bytes | None:
@@ -108,3 +124,34 @@ def routing_recipient(frame: bytes) -> bytes | None:
     if len(header) < 29 or header[0] != 0xDF or header[1] != 0x09 or header[11] != 0x08 or header[20] != 0x08:
         return None
     return bytes(header[21:29])
+
+
+class _Routes(dict):
+    """The hub's routes: an endpoint routed here, by ``join`` or directly, is polled until it
+    has no output outstanding, and an emulated device wakes the hub when it has some again."""
+
+    def __init__(self, hub: CommsHub):
+        super().__init__()
+        self._hub = hub
+
+    def __setitem__(self, entity_id: bytes, endpoint: Endpoint) -> None:
+        super().__setitem__(entity_id, endpoint)
+        hub = self._hub
+        hub._active[id(endpoint)] = endpoint
+        wakers = getattr(endpoint, "_wakers", None)
+        if wakers is not None and not any(getattr(w, "__self__", None) is hub for w in wakers):
+            endpoint._wakers = (*wakers, hub._woken)
+
+    def pop(self, entity_id: bytes, *default):
+        endpoint = super().pop(entity_id, *default)
+        self._forget(endpoint)
+        return endpoint
+
+    def __delitem__(self, entity_id: bytes) -> None:
+        endpoint = self[entity_id]
+        super().__delitem__(entity_id)
+        self._forget(endpoint)
+
+    def _forget(self, endpoint: Endpoint | None) -> None:
+        if endpoint is not None and all(e is not endpoint for e in self.values()):
+            self._hub._active.pop(id(endpoint), None)

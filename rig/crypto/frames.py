@@ -11,16 +11,16 @@ second encode).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from rig.gbcs import FrameLayout, Message, decode, encode_with_layout
+from rig.gbcs import FrameLayout, MacHeader, Message, decode, encode_with_layout, wrap_in_mac_header
 
 from .ecdsa import sign_raw, verify_raw
 from .mac import ECDH_CACHE, EcdhCache, derive_key, equal, gmac
 
 _SIGNATURE_PLACEHOLDER = bytes(64)
+#: the only MAC header GBCS uses (security control 0x11, invocation counter 0, empty fields)
+_GBCS_MAC_HEADER = MacHeader()
 
 
 def signed_bytes(frame: bytes, layout: FrameLayout) -> bytes:
@@ -76,7 +76,7 @@ def seal(message: Message, *, signer: ec.EllipticCurvePrivateKey | None = None,
     without MAC keys a MACed message keeps its ``mac``.
     """
     if signer is not None:
-        message = replace(message, signature=_SIGNATURE_PLACEHOLDER, precommand=False)
+        message = message.evolve(signature=_SIGNATURE_PLACEHOLDER, precommand=False)
     frame, layout = encode_with_layout(message, payload_long_form_width=payload_long_form_width)
     out = bytearray(frame)
     if signer is not None:
@@ -86,9 +86,25 @@ def seal(message: Message, *, signer: ec.EllipticCurvePrivateKey | None = None,
         if message.mac_header is None:
             raise ValueError("a MAC needs a MAC header")
         # the MAC inputs (ids, counter, CRA flag, security header) do not depend on the signature
-        mac = compute_mac(bytes(out), replace(message, layout=layout), mac_private_key, mac_peer, cache)
+        mac = compute_mac(bytes(out), message.evolve(layout=layout), mac_private_key, mac_peer, cache)
         out[-12:] = mac
     return bytes(out)
+
+
+def seal_in_mac_header(frame: bytes, message: Message, *, mac_private_key: ec.EllipticCurvePrivateKey,
+                       mac_peer: ec.EllipticCurvePublicKey, header: MacHeader = _GBCS_MAC_HEADER,
+                       cache: EcdhCache = ECDH_CACHE) -> bytes:
+    """``frame`` (signed, no MAC header; ``message`` its decoded form, with its layout) inside
+    ``header`` and MACed: the bytes ``seal`` gives ``message`` with that header and these keys,
+    without encoding the message again (the DSP wraps a checked pre-command this way)."""
+    if message.layout is None:
+        raise ValueError("the frame's layout is needed (a decoded or sealed message)")
+    wrapped, layout = wrap_in_mac_header(frame, message.layout, header)
+    key = message_key(message, mac_private_key, mac_peer, cache)
+    iv = bytes(message.originator_id) + header.invocation_counter.to_bytes(4, "big")
+    aad = bytes((header.security_control,)) + bytes(header.fields[:5]) \
+        + wrapped[layout.grouping_start : layout.signature_end]
+    return wrapped[:-12] + gmac(key, iv, aad)
 
 
 def seal_and_decode(message: Message, **kwargs) -> tuple[bytes, Message]:

@@ -38,12 +38,14 @@ class EcdhCache:
     def shared_secret(self, private_key: ec.EllipticCurvePrivateKey,
                       peer: ec.EllipticCurvePublicKey) -> bytes:
         key = (id(private_key), id(peer))
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
+        entry = self._entries.get(key)  # a hit, the common case: one atomic lookup, no lock
+        if entry is not None and entry[0] is private_key and entry[1] is peer:
+            try:
                 self._entries.move_to_end(key)
-                self.hits += 1
-                return entry[2]
+            except KeyError:  # evicted meanwhile by another thread: the secret is still right
+                pass
+            self.hits += 1
+            return entry[2]
         secret = private_key.exchange(ec.ECDH(), peer)
         with self._lock:
             self.misses += 1

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from rig.crypto import KeyStore, Usage, seal, verify_signature
+from rig.crypto import KeyStore, Usage, seal, seal_in_mac_header, verify_signature
 from rig.gbcs import GbcsDecodeError, MacHeader, Message, decode
 
 from .ids import EuiLike, eui, eui_text
@@ -62,7 +62,7 @@ class CosParty:
     def sign(self, message: Message) -> bytes:
         """The signed pre-command: grouping header, payload, 0x40 and r||s; no MAC header."""
         key = self.keystore.private_key(message.originator_id, Usage.DS)
-        return seal(replace(message, mac_header=None, precommand=False), signer=key)
+        return seal(message.evolve(mac_header=None, precommand=False), signer=key)
 
 
 class Dsp:
@@ -87,12 +87,17 @@ class Dsp:
             raise CosAuthorisationError(f"CoS signature does not verify with {eui_text(message.originator_id)} DS")
         return message
 
-    def to_command(self, precommand: Message) -> bytes:
+    def to_command(self, precommand: Message, raw: bytes | None = None) -> bytes:
         """Wrap a checked pre-command in the MAC header and append the ACB MAC for the device
-        (its KA public key from the device certificate in the key store)."""
+        (its KA public key from the device certificate in the key store). With ``raw``, the
+        pre-command's own bytes (``precommand`` decoded from them), those bytes are wrapped as
+        they are; without, the message is encoded again: the same frame either way."""
         peer = self.keystore.public_key(precommand.recipient_id, Usage.KA)
+        acb = self.keystore.private_key(self.parties.acb, Usage.KA)
+        if raw is not None and precommand.layout is not None and precommand.mac_header is None:
+            return seal_in_mac_header(raw, precommand, mac_private_key=acb, mac_peer=peer)
         message = replace(precommand, mac_header=MacHeader(), layout=None)
-        return seal(message, mac_private_key=self.keystore.private_key(self.parties.acb, Usage.KA), mac_peer=peer)
+        return seal(message, mac_private_key=acb, mac_peer=peer)
 
     def authorise(self, message: Message, cos_party: CosParty, *, decoded: bool = True) -> tuple[bytes, Message]:
         """CoS party signs, DSP checks and MACs: the frame to send and its decoded form.
@@ -101,6 +106,7 @@ class Dsp:
         the same ids, counter, message code, payload and signature, without the MAC header, for
         callers that only match the answer and read it against the payload (fleet migrations).
         """
-        checked = self.check_authorisation(cos_party.sign(message), message)
-        frame = self.to_command(checked)
+        precommand = cos_party.sign(message)
+        checked = self.check_authorisation(precommand, message)
+        frame = self.to_command(checked, precommand)
         return frame, decode(frame) if decoded else checked

@@ -192,6 +192,16 @@ class Database:
         for action in pending:
             action()
 
+    def write(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
+        """One write statement. Inside a transaction it joins it without a savepoint (a single
+        statement is atomic on its own: on failure it changed nothing); outside one it is its
+        own ``transaction()``. Per-device writes of a batch cost one statement each."""
+        with self._lock:
+            if self._depth:
+                return self._conn.execute(sql, params)
+        with self.transaction() as conn:
+            return conn.execute(sql, params)
+
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` once the current transaction has committed (now when there is none)."""
         with self._lock:

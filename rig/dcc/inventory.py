@@ -162,11 +162,10 @@ class Inventory:
         return [_device(row) for row in self.db.query(sql + " ORDER BY device_id", tuple(params))]
 
     def _update(self, device_id: EuiLike, assignments: str, params: tuple) -> None:
-        with self.db.transaction() as conn:
-            cursor = conn.execute(f"UPDATE devices SET {assignments}, updated_at = ? WHERE device_id = ?",
-                                  (*params, self.clock(), eui_text(device_id)))
-            if cursor.rowcount != 1:
-                raise InventoryError(f"device {eui_text(device_id)} is not in the inventory")
+        cursor = self.db.write(f"UPDATE devices SET {assignments}, updated_at = ? WHERE device_id = ?",
+                               (*params, self.clock(), eui_text(device_id)))
+        if cursor.rowcount != 1:  # the device_id is the key: 0 rows, nothing changed
+            raise InventoryError(f"device {eui_text(device_id)} is not in the inventory")
 
     def set_credential_status(self, device_id: EuiLike, status: CredentialStatus, *,
                               origin: CredentialOrigin | None = None) -> None:
@@ -241,10 +240,9 @@ class Inventory:
             raise ValueError(f"floor {floor} out of range")
         if self.ledger is not None:
             self.ledger.raise_floor(party, device, floor)
-        with self.db.transaction() as conn:
-            conn.execute("INSERT INTO counters (party, device, last_used, floor) VALUES (?, ?, 0, ?)"
-                         " ON CONFLICT (party, device) DO UPDATE SET floor = max(floor, excluded.floor)",
-                         (eui_text(party), eui_text(device), floor))
+        self.db.write("INSERT INTO counters (party, device, last_used, floor) VALUES (?, ?, 0, ?)"
+                      " ON CONFLICT (party, device) DO UPDATE SET floor = max(floor, excluded.floor)",
+                      (eui_text(party), eui_text(device), floor))
 
     def counter_state(self, party: EuiLike, device: EuiLike) -> tuple[int, int]:
         """(last used, floor); (0, 0) for a pair never used."""

@@ -7,7 +7,7 @@ Public API::
     encode_with_layout(message)      # bytes plus signed / MACed offsets
 """
 
-from .codec import decode, decode_traced, encode, encode_with_layout
+from .codec import decode, decode_traced, encode, encode_with_layout, wrap_in_mac_header
 from .errors import GbcsDecodeError, GbcsEncodeError
 from .message import CosemDateTime, FrameLayout, MacHeader, Message, Supplementary
 from .payloads.cs02 import (
@@ -49,5 +49,5 @@ __all__ = [
     "MacHeader", "Message", "RemotePartyDetails", "RemotePartyRole", "Replacement",
     "ReplacementMode", "ReplacementOutcome", "SeqNumberChange", "SpecialistSeqNumber",
     "StatusCode", "Supplementary", "TimeBasedChecks", "TrustAnchorCellId", "decode",
-    "decode_traced", "encode", "encode_with_layout",
+    "decode_traced", "encode", "encode_with_layout", "wrap_in_mac_header",
 ]

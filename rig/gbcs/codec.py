@@ -15,10 +15,11 @@ from construct import Construct
 
 from .der import OpaqueRest
 from .errors import GbcsDecodeError, GbcsEncodeError
+from .fields import check_ciphering_fields
 from .frame import Frame, payload_key
-from .message import FrameLayout, Message
+from .message import FrameLayout, MacHeader, Message
 from .registry import PAYLOAD_SCHEMAS
-from .streams import BuildState, BuildStream, CodecError, ParseStream
+from .streams import BuildState, BuildStream, CodecError, ParseStream, encode_length
 
 #: the interpreted schema (error messages, annotation, differential tests)
 FRAME = Frame(PAYLOAD_SCHEMAS, OpaqueRest())
@@ -118,6 +119,27 @@ def encode_with_layout(msg: Message, *, payload_long_form_width: int = 0,
             raise GbcsEncodeError(f"raw payload for message code 0x{msg.message_code:04X} does not decode: "
                                   f"{err}") from None
     return data, layout
+
+
+def wrap_in_mac_header(frame: bytes, layout: FrameLayout, header: MacHeader) -> tuple[bytes, FrameLayout]:
+    """A signed frame without a MAC header (its ``layout`` from ``decode`` or
+    ``encode_with_layout``) inside ``header``, with a 12-byte zero MAC for ``rig.crypto`` to fill:
+    the bytes ``encode_with_layout`` gives the same message with that MAC header, without
+    encoding it again (what the DSP does to a checked pre-command)."""
+    if layout.grouping_start != 0 or layout.length != len(frame) or layout.signature_end != len(frame) \
+            or layout.signature_end == layout.payload_end:
+        raise GbcsEncodeError("only a whole signed frame without a MAC header can be wrapped in one")
+    fields = bytes(header.fields)
+    try:
+        check_ciphering_fields(fields, None, None)
+    except CodecError as err:
+        raise GbcsEncodeError(str(err)) from None
+    body_length = 5 + len(frame) + 12
+    head = b"\xdd" + fields + encode_length(body_length) + bytes((header.security_control,)) \
+        + header.invocation_counter.to_bytes(4, "big")
+    shift = len(head)
+    return head + frame + bytes(12), FrameLayout(shift, layout.payload_start + shift, layout.payload_end + shift,
+                                                 layout.signature_end + shift, shift + len(frame) + 12)
 
 
 def encode(msg: Message, *, payload_long_form_width: int = 0, interpreted: bool = False) -> bytes:

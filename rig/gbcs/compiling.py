@@ -16,6 +16,7 @@ accidental interpreted fallback cannot creep in.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from construct.core import CodeGen
@@ -24,7 +25,7 @@ from construct.core import CodeGen
 OBJECTS: dict[int, Any] = {}
 
 _PRELUDE = """
-from rig.gbcs.compiling import OBJECTS
+from rig.gbcs.compiling import OBJECTS, make
 from rig.gbcs.streams import (
     CodecError, read_length, push_region, pop_region, read_exact, peek_byte,
     open_element, close_element, reserve_slot, length_at_slot,
@@ -61,3 +62,32 @@ def define(code: CodeGen, kind: str, body_lines: list[str], params: str) -> str:
 def join_path(path: str | None, name: str) -> str:
     """construct-style field path used in interpreted-mode errors."""
     return f"{path} -> {name}" if path else name
+
+
+def make(cls: type, values: dict[str, Any]) -> Any:
+    """An instance of dataclass ``cls`` with exactly ``values`` as its fields: what
+    ``cls(**values)`` gives, without a keyword call through its ``__init__`` (a frozen dataclass
+    sets each field through ``object.__setattr__``). Generated code uses it only where
+    ``can_make`` said so at compile time."""
+    instance = object.__new__(cls)
+    instance.__dict__.update(values)
+    return instance
+
+
+def can_make(cls: Any, names: list[str]) -> bool:
+    """``make`` builds ``cls`` from these field names exactly as its ``__init__`` would: a plain
+    dataclass (no ``__post_init__``, no slots, every field an init field) and every field given."""
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)) or hasattr(cls, "__post_init__") \
+            or "__slots__" in vars(cls):
+        return False
+    fields = dataclasses.fields(cls)
+    return all(f.init for f in fields) and sorted(f.name for f in fields) == sorted(names) \
+        and len(set(names)) == len(names)
+
+
+def construction(code: CodeGen, cls: Any, pairs: list[tuple[str, str]]) -> str:
+    """Expression building ``cls`` from ``(field name, expression)`` pairs in generated code."""
+    name = ref(code, cls)
+    if can_make(cls, [field for field, _ in pairs]):
+        return f"make({name}, {{{', '.join(f'{field!r}: {value}' for field, value in pairs)}}})"
+    return f"{name}({', '.join(f'{field}={value}' for field, value in pairs)})"

@@ -23,7 +23,7 @@ from typing import Any
 
 from construct import Construct
 
-from .compiling import define, join_path, prelude, ref
+from .compiling import construction, define, join_path, prelude, ref
 from .streams import (
     BuildStream,
     CodecError,
@@ -72,7 +72,33 @@ def _header(io_: ParseStream, tag: int, path: str | None, what: str) -> tuple[in
 
 
 def enter(io_: ParseStream, tag: int, path: str | None, what: str) -> int:
-    """Read ``tag`` and a length; open the element's region; return its end offset."""
+    """Read ``tag`` and a length; open the element's region; return its end offset.
+
+    The well-formed short form is handled here without a call; anything else (long forms,
+    every error) goes through ``_header``. The same holds for the readers below.
+    """
+    start = io_.pos
+    data = io_.data
+    limit = io_.ends[-1]
+    if start + 2 <= limit and data[start] == tag:
+        length = data[start + 1]
+        if length < 0x80:
+            end = start + 2 + length
+            if end <= limit:
+                io_.lenlog.append(0)
+                io_.pos = start + 2
+                io_.ends.append(end)
+                return end
+        elif length == 0x82 and start + 4 <= limit:  # the long form of every element of 256 octets or more
+            length = data[start + 2] << 8 | data[start + 3]
+            end = start + 4 + length
+            if end <= limit:
+                io_.lenlog.append(2)
+                if length < 0x100:
+                    io_.nonminimal = True
+                io_.pos = start + 4
+                io_.ends.append(end)
+                return end
     io_.pos, end = _header(io_, tag, path, what)
     io_.ends.append(end)
     return end
@@ -80,9 +106,18 @@ def enter(io_: ParseStream, tag: int, path: str | None, what: str) -> int:
 
 def read_primitive(io_: ParseStream, tag: int, path: str | None, what: str) -> bytes:
     """Content octets of a primitive element with the given tag."""
+    start = io_.pos
+    data = io_.data
+    if start + 2 <= io_.ends[-1] and data[start] == tag:
+        length = data[start + 1]
+        end = start + 2 + length
+        if length < 0x80 and end <= io_.ends[-1]:
+            io_.lenlog.append(0)
+            io_.pos = end
+            return data[start + 2:end]
     pos, end = _header(io_, tag, path, what)
     io_.pos = end
-    return io_.data[pos:end]
+    return data[pos:end]
 
 
 def decode_integer(content: bytes, start: int, path: str | None, what: str) -> int:
@@ -98,6 +133,12 @@ def decode_integer(content: bytes, start: int, path: str | None, what: str) -> i
 
 def read_integer(io_: ParseStream, tag: int, path: str | None, what: str = "INTEGER") -> int:
     start = io_.pos
+    data = io_.data
+    if start + 3 <= io_.ends[-1] and data[start] == tag and data[start + 1] == 1:  # one octet, always minimal
+        io_.lenlog.append(0)
+        io_.pos = start + 3
+        value = data[start + 2]
+        return value - 256 if value & 0x80 else value
     pos, end = _header(io_, tag, path, what)
     io_.pos = end
     if end - pos == 1:  # the common case, always minimal
@@ -193,6 +234,12 @@ def read_raw_element(io_: ParseStream, tag: int, path: str | None, what: str) ->
     Its length form is carried in the bytes themselves, so it is not logged.
     """
     start = io_.pos
+    data = io_.data
+    if start + 4 <= io_.ends[-1] and data[start] == tag and data[start + 1] == 0x82:  # a certificate
+        end = start + 4 + (data[start + 2] << 8 | data[start + 3])
+        if end <= io_.ends[-1]:
+            io_.pos = end
+            return bytes(data[start:end])
     mark, flag = len(io_.lenlog), io_.nonminimal
     end = enter(io_, tag, path, what)
     del io_.lenlog[mark:]
@@ -232,10 +279,13 @@ def write_primitive(io_: BuildStream, tag: int, content: bytes) -> None:
     slot = state.slot
     state.slot = slot + 1
     size = len(content)
+    out = io_.buffer
+    out.append(tag)
     if size < 0x80 and state.plan is None:  # the common case: short form, nothing to reproduce
-        io_.write(bytes((tag, size)) + content)
+        out.append(size)
     else:
-        io_.write(bytes((tag,)) + length_at_slot(state, slot, size) + content)
+        out += length_at_slot(state, slot, size)
+    out += content
 
 
 def encode_integer(value: int) -> bytes:
@@ -248,11 +298,30 @@ def encode_integer(value: int) -> bytes:
 
 
 def write_integer(io_: BuildStream, tag: int, value: int) -> None:
-    write_primitive(io_, tag, encode_integer(value))
+    state = io_.state
+    if state.plan is None and isinstance(value, int) and 0 <= value < 0x80:  # the common case: one octet, short form
+        state.slot += 1
+        io_.buffer += bytes((tag, 1, value))
+    else:
+        write_primitive(io_, tag, encode_integer(value))
+
+
+#: encodings of the few named-bit values in use (key usages), by value
+_NAMED_BIT_ENCODINGS: dict[int, bytes] = {}
 
 
 def encode_named_bits(value: int) -> bytes:
     value = int(value)
+    known = _NAMED_BIT_ENCODINGS.get(value)
+    if known is not None:
+        return known
+    encoded = _encode_named_bits(value)
+    if len(_NAMED_BIT_ENCODINGS) < 256:
+        _NAMED_BIT_ENCODINGS[value] = encoded
+    return encoded
+
+
+def _encode_named_bits(value: int) -> bytes:
     if value == 0:
         return b"\x00"
     nbits = value.bit_length()
@@ -278,14 +347,26 @@ def write_raw(io_: BuildStream, value: bytes) -> None:
     io_.write(bytes(value))
 
 
+#: (tag, bytes) of raw elements already checked: the same certificates are encoded over and
+#: over (every command of a migration carries the same ones); bounded, cleared when full
+_CHECKED_RAW: set[tuple[int, bytes]] = set()
+_CHECKED_RAW_MAX = 1024
+
+
 def check_raw_element(value: bytes, tag: int, what: str) -> bytes:
     """``value`` must be exactly one element ``read_raw_element`` accepts: the encoder refuses
     what the decoder would reject (a truncated or padded certificate, a wrong tag)."""
     data = bytes(value)
+    key = (tag, data)
+    if key in _CHECKED_RAW:
+        return data
     stream = ParseStream(data)
     read_raw_element(stream, tag, None, what)
     if stream.pos != len(data):
         raise CodecError(f"{what} blob has {len(data) - stream.pos} bytes after its element", None, None)
+    if len(_CHECKED_RAW) >= _CHECKED_RAW_MAX:
+        _CHECKED_RAW.clear()
+    _CHECKED_RAW.add(key)
     return data
 
 
@@ -546,18 +627,17 @@ class DerSequence(Construct):
         return obj
 
     def _emitparse(self, code):
-        cls = ref(code, self.cls)
         lines = [f"end = _der.enter(io, {self.tag}, None, {self.what!r})"]
         args = []
         for index, (name, sc) in enumerate(self.fields):
             expr = sc._compileparse(code)
             if name:
                 lines.append(f"v{index} = {expr}")
-                args.append(f"{name}=v{index}")
+                args.append((name, f"v{index}"))
             else:
                 lines.append(expr)
         lines.append(f"pop_region(io, end, None, {self.what!r})")
-        lines.append(f"return {cls}({', '.join(args)})")
+        lines.append(f"return {construction(code, self.cls, args)}")
         return define(code, "parse_seq", lines, "io, this") + "(io, this)"
 
     def _emitbuild(self, code):

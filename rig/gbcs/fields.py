@@ -12,8 +12,8 @@ from typing import Any
 
 from construct import Construct
 
-from .compiling import define, join_path, prelude, ref
-from .message import CosemDateTime, MacHeader, Supplementary
+from .compiling import construction, define, join_path, prelude, ref
+from .message import EMPTY_CIPHERING_FIELDS, CosemDateTime, MacHeader, Supplementary
 from .streams import (
     BuildStream,
     CodecError,
@@ -162,8 +162,30 @@ def check_ciphering_fields(fields: bytes, at: int | None, path: str | None) -> N
                              f"found 0x{octet:02X}", where, path)
 
 
+#: the header of every GBCS MACed frame (immutable: shared by every decode that finds it)
+_USUAL_MAC_HEADER = MacHeader(0x11, 0, EMPTY_CIPHERING_FIELDS)
+
+
 def read_mac_header(io_: ParseStream, path: str | None) -> MacHeader:
     """General-ciphering header; its length must cover the rest of the frame exactly."""
+    pos = io_.pos
+    data = io_.data
+    limit = io_.ends[-1]
+    if data[pos:pos + 7] == b"\xdd" + EMPTY_CIPHERING_FIELDS and pos + 8 <= limit:  # the usual header, in one go
+        first = data[pos + 7]
+        if first < 0x80:
+            at, length, width = pos + 8, first, 0
+        elif first == 0x82 and pos + 10 <= limit:
+            at, length, width = pos + 10, data[pos + 8] << 8 | data[pos + 9], 2
+        else:
+            at = length = width = None
+        if at is not None and length == limit - at and at + 5 <= limit and data[at] == 0x11 \
+                and data[at + 1:at + 5] == b"\x00\x00\x00\x00":
+            io_.lenlog.append(width)
+            if width == 2 and length < 0x100:
+                io_.nonminimal = True
+            io_.pos = at + 5
+            return _USUAL_MAC_HEADER
     read_const(io_, 0xDD, path, "general-ciphering tag")
     at = io_.pos
     fields = bytes(read_exact(io_, 6, path, "general-ciphering fields"))
@@ -372,7 +394,6 @@ class Record(Construct):
         return obj
 
     def _emitparse(self, code):
-        cls = ref(code, self.cls)
         lines, args = [], []
         for index, (name, sc) in enumerate(self.fields):
             names = _names(name)
@@ -382,8 +403,8 @@ class Record(Construct):
                 continue
             targets = [f"v{index}_{k}" for k in range(len(names))]
             lines.append(f"{', '.join(targets)} = {expr}")
-            args.extend(f"{n}={t}" for n, t in zip(names, targets, strict=True))
-        lines.append(f"return {cls}({', '.join(args)})")
+            args.extend(zip(names, targets, strict=True))
+        lines.append(f"return {construction(code, self.cls, args)}")
         return define(code, "parse_record", lines, "io, this") + "(io, this)"
 
     def _emitbuild(self, code):

@@ -19,7 +19,7 @@ from typing import Any
 
 from construct import Construct
 
-from .compiling import define, prelude, ref
+from .compiling import can_make, define, make, prelude, ref
 from .fields import (
     ConstByte,
     DateTimeField,
@@ -80,6 +80,38 @@ GROUPING_HEADER = Record(
 )
 
 
+_CRA_FLAGS = dict(CraFlag._value2member_map_)
+
+
+def read_grouping_header(io_: ParseStream, this: Any, generic: ParseFn) -> GroupingHeader:
+    """The compiled codec's grouping header: the usual layout (fixed ids, no or a 12-octet
+    date-time, an other-information of the message code alone) read in one go; anything else,
+    every error included, by ``generic`` (the schema's compiled reader), which gives the same
+    header for what this reads."""
+    pos = io_.pos
+    data = io_.data
+    limit = io_.ends[-1]
+    if pos + 33 <= limit and data[pos] == GENERAL_SIGNING and data[pos + 1] == 0x09 and data[pos + 11] == 0x08 \
+            and data[pos + 20] == 0x08:
+        cra_flag = _CRA_FLAGS.get(data[pos + 2])
+        size = data[pos + 29]
+        at = pos + 30 + size
+        if cra_flag is not None and (size == 0 or size == 12) and at + 3 <= limit and data[at] == 2:
+            date_time = None
+            if size:
+                raw = data[pos + 30:at]
+                date_time = CosemDateTime(
+                    int.from_bytes(raw[0:2], "big"), raw[2], raw[3], raw[4], raw[5], raw[6], raw[7], raw[8],
+                    int.from_bytes(raw[9:11], "big", signed=True), raw[11])
+            io_.lenlog.append(0)  # the other-information length, as ``read_other_info`` logs it
+            io_.pos = at + 3
+            return make(GroupingHeader, {
+                "cra_flag": cra_flag, "originator_counter": int.from_bytes(data[pos + 3:pos + 11], "big"),
+                "originator_id": data[pos + 12:pos + 20], "recipient_id": data[pos + 21:pos + 29],
+                "date_time": date_time, "message_code": data[at + 1] << 8 | data[at + 2], "supplementary": None})
+    return generic(io_, this)
+
+
 def payload_key(cra_flag: int, message_code: int) -> int:
     return (int(cra_flag) << 16) | message_code
 
@@ -92,14 +124,17 @@ def parse_frame(io_: ParseStream, this: Any, grouping: ParseFn, payloads: dict[i
                 opaque: ParseFn, path: str | None) -> Message:
     """Frame flow, shared by both codecs."""
     mac_header = None
+    tracing = io_.trace is not None  # interpreted annotation only: the compiled codec skips the calls
     if peek_byte(io_) == GENERAL_CIPHERING:
         mac_header = read_mac_header(io_, path)
-        trace(io_, 0, "mac header", mac_header)
+        if tracing:
+            trace(io_, 0, "mac header", mac_header)
     grouping_start = io_.pos
     head = grouping(io_, this)
     start = io_.pos
     length = read_length(io_, path)
-    trace(io_, start, "content length", length)
+    if tracing:
+        trace(io_, start, "content length", length)
     end = push_region(io_, length, start, path, "content")
     payload_start = io_.pos
     parse_payload = payloads.get(payload_key(head.cra_flag, head.message_code), opaque)
@@ -107,28 +142,29 @@ def parse_frame(io_: ParseStream, this: Any, grouping: ParseFn, payloads: dict[i
     pop_region(io_, end, path, "payload")
     signature, precommand = read_signature_field(io_, mac_header is not None, path)
     signature_end = io_.pos
-    if not precommand:
+    if tracing and not precommand:
         trace(io_, end, "signature", signature)
     mac = read_mac(io_, path) if mac_header is not None else None
-    if mac is not None:
+    if tracing and mac is not None:
         trace(io_, signature_end, "mac", mac)
     check_end(io_, path)
-    return Message(
-        cra_flag=head.cra_flag,
-        originator_counter=head.originator_counter,
-        originator_id=head.originator_id,
-        recipient_id=head.recipient_id,
-        message_code=head.message_code,
-        payload=payload,
-        date_time=head.date_time,
-        supplementary=head.supplementary,
-        mac_header=mac_header,
-        signature=signature,
-        mac=mac,
-        precommand=precommand,
-        length_forms=tuple(io_.lenlog) if io_.nonminimal else None,
-        layout=FrameLayout(grouping_start, payload_start, end, signature_end, io_.pos),
-    )
+    return make(Message, {  # every field given: ``Message(**...)`` without the keyword call
+        "cra_flag": head.cra_flag,
+        "originator_counter": head.originator_counter,
+        "originator_id": head.originator_id,
+        "recipient_id": head.recipient_id,
+        "message_code": head.message_code,
+        "payload": payload,
+        "date_time": head.date_time,
+        "supplementary": head.supplementary,
+        "mac_header": mac_header,
+        "signature": signature,
+        "mac": mac,
+        "precommand": precommand,
+        "length_forms": tuple(io_.lenlog) if io_.nonminimal else None,
+        "layout": make(FrameLayout, {"grouping_start": grouping_start, "payload_start": payload_start,
+                                     "payload_end": end, "signature_end": signature_end, "length": io_.pos}),
+    })
 
 
 def build_frame(msg: Message, io_: BuildStream, this: Any, grouping: BuildFn,
@@ -161,7 +197,7 @@ def build_frame(msg: Message, io_: BuildStream, this: Any, grouping: BuildFn,
             f"with CRA flag {int(msg.cra_flag)}"
         )
     state.long_form_width = saved_style
-    body_length = len(content.getvalue())
+    body_length = content.tell()
     close_element(target, content, None)
     payload_end = target.tell()
     payload_start = payload_end - body_length
@@ -257,7 +293,9 @@ class Frame(Construct):
     def _emitparse(self, code):
         prelude(code)
         code.append("from rig.gbcs import frame as _frame")
-        grouping = define(code, "parse_grouping", [f"return {self.grouping._compileparse(code)}"], "io, this")
+        generic = define(code, "parse_grouping", [f"return {self.grouping._compileparse(code)}"], "io, this")
+        grouping = define(code, "parse_grouping_fast", [f"return _frame.read_grouping_header(io, this, {generic})"],
+                          "io, this")
         table, opaque = self._payload_functions(code, "parse")
         return f"_frame.parse_frame(io, this, {grouping}, {table}, {opaque}, None)"
 
@@ -267,3 +305,7 @@ class Frame(Construct):
         grouping = define(code, "build_grouping", [self.grouping._compilebuild(code)], "obj, io, this")
         table, opaque = self._payload_functions(code, "build")
         return f"_frame.build_frame(obj, io, this, {grouping}, {table}, {opaque})"
+
+
+# parse_frame and read_grouping_header give every field of what they ``make``
+assert all(can_make(cls, list(cls.__dataclass_fields__)) for cls in (Message, FrameLayout, GroupingHeader))

@@ -17,8 +17,6 @@ This module imports nothing of ours and performs no I/O.
 
 from __future__ import annotations
 
-import io
-
 from construct import ConstructError
 
 
@@ -75,13 +73,30 @@ class BuildState:
         self.payload_long_form_width = payload_long_form_width
 
 
-class BuildStream(io.BytesIO):
-    """Output stream carrying the ``BuildState`` and the plan slot of the element it holds."""
+class BuildStream:
+    """Output stream carrying the ``BuildState`` and the plan slot of the element it holds.
+
+    Append-only (``write``, ``tell``, ``getvalue``: all the builders use): a ``bytearray`` with
+    slots, because one is made for every length-prefixed element of every message and an
+    ``io.BytesIO`` costs several times as much to create.
+    """
+
+    __slots__ = ("buffer", "slot", "state")
 
     def __init__(self, state: BuildState, slot: int = -1):
-        super().__init__()
         self.state = state
         self.slot = slot
+        self.buffer = bytearray()
+
+    def write(self, data: bytes) -> int:
+        self.buffer += data
+        return len(data)
+
+    def tell(self) -> int:
+        return len(self.buffer)
+
+    def getvalue(self) -> bytes:
+        return bytes(self.buffer)
 
 
 def minimal_width(length: int) -> int:
@@ -184,19 +199,25 @@ def trace(io_: ParseStream, start: int, path: str | None, value: object) -> None
 
 def open_element(parent: BuildStream) -> BuildStream:
     """Start building a length-prefixed element; reserves its slot in the plan (pre-order)."""
-    return BuildStream(parent.state, reserve_slot(parent))
+    state = parent.state
+    slot = state.slot
+    state.slot = slot + 1
+    return BuildStream(state, slot)
 
 
 def close_element(parent: BuildStream, child: BuildStream, tag: int | None) -> None:
     """Write ``[tag] length body`` for a finished element into its parent."""
-    body = child.getvalue()
+    body = child.buffer
     size = len(body)
     state = child.state
+    out = parent.buffer
+    if tag is not None:
+        out.append(tag)
     if size < 0x80 and state.plan is None:
-        head = bytes((size,))
+        out.append(size)
     else:
-        head = length_at_slot(state, child.slot, size)
-    parent.write(head + body if tag is None else bytes((tag,)) + head + body)
+        out += length_at_slot(state, child.slot, size)
+    out += body
 
 
 def length_for(stream: BuildStream, length: int) -> bytes:

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from rig.crypto import Usage, seal
+from rig.crypto import Usage, seal, verify_mac
 from rig.dcc import (
     ChangeOfSupplier,
     CosAuthorisationError,
@@ -167,3 +167,20 @@ def test_dsp_rejects_a_precommand_the_cos_party_did_not_sign(fixture_pki, dcc):
     with pytest.raises(CosAuthorisationError, match="differs"):
         dcc.dsp.check_authorisation(genuine, other)
     assert dcc.dsp.check_authorisation(genuine, message).originator_counter == 1
+
+
+def test_the_dsp_wraps_the_checked_precommand_byte_for_byte_as_a_fresh_encode(fixture_pki, dcc):
+    """``to_command`` with the pre-command's bytes wraps them instead of encoding again: the
+    frame must be exactly the one the encoder gives, MAC included, and the device must take it."""
+    message = to_cs02b(example_request(fixture_pki), cos_party_id=dcc.parties.ecos, counter=5)
+    precommand = dcc.cos_party.sign(message)
+    checked = dcc.dsp.check_authorisation(precommand, message)
+    wrapped = dcc.dsp.to_command(checked, precommand)
+    assert wrapped == dcc.dsp.to_command(checked)
+    decoded = decode(wrapped)
+    assert decoded.mac_header is not None and decoded.signature == checked.signature
+    acb = dcc.keystore.private_key(dcc.parties.acb, Usage.KA)
+    device_ka = dcc.keystore.public_key(message.recipient_id, Usage.KA)
+    assert verify_mac(wrapped, decoded, acb, device_ka)
+    tampered = wrapped[:-1] + bytes((wrapped[-1] ^ 1,))
+    assert not verify_mac(tampered, decode(tampered), acb, device_ka)

@@ -148,3 +148,23 @@ def test_mutated_frames_decode_and_round_trip_or_fail_typed(index, edits):
         except GbcsDecodeError:
             continue
         assert encode(message) == bytes(data)
+
+
+def _outcome(data: bytes, interpreted: bool):
+    try:
+        message = decode(data, interpreted=interpreted)
+    except GbcsDecodeError:
+        return None
+    return message, message.length_forms, message.layout
+
+
+@FUZZ
+@given(st.integers(0, len(CORPUS) - 1), st.lists(st.tuples(st.integers(0, 5000), st.integers(0, 255)),
+                                                min_size=1, max_size=4))
+def test_the_compiled_fast_paths_accept_exactly_what_the_interpreted_codec_accepts(index, edits):
+    """The compiled codec reads the usual MAC header, grouping header and DER lengths on fast
+    paths; on any frame it must give what the interpreted schema gives, or fail as it does."""
+    data = bytearray(CORPUS[index])
+    for offset, value in edits:
+        data[offset % len(data)] = value
+    assert _outcome(bytes(data), False) == _outcome(bytes(data), True)
