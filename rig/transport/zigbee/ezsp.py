@@ -365,7 +365,11 @@ class EzspBackend(RadioBackend):
         if self._rx_thread is None:
             self._rx_thread = threading.Thread(target=self._deliver_inbound, name="ezsp-rx", daemon=True)
             self._rx_thread.start()
-        session = self.supervisor.session()
+        try:
+            session = self.supervisor.session()
+        except BaseException:  # a radio that never came up (or no bellows) leaves nothing running
+            self.stop()
+            raise
         self.local_eui64 = getattr(session, "local_eui64", self.local_eui64)
 
     def stop(self) -> None:
