@@ -19,6 +19,7 @@ and, for device paths, ``exclusive=True`` so a second reader on the same port fa
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -208,6 +209,14 @@ class SerialTransport(LinkTransport):
 
     def _reopen(self, reason: str) -> bool:
         """Reopen within ``reopen_timeout``; on failure record the loss. False means stop reading."""
+        if _is_pseudo_terminal(self.url):
+            # a pty's slave goes away with its master for good: the same /dev/pts number is the
+            # next pty the kernel hands out, another program's, so reopening it would cross links
+            self._fail(f"{self.url} lost ({reason}): a pseudo-terminal does not come back once its "
+                       "other end has closed")
+            with self._port_cond:
+                self._port_cond.notify_all()
+            return False
         deadline = time.monotonic() + self.reopen_timeout
         while not self._stop.is_set():
             port = self._open_port(min(deadline, time.monotonic() + self.reopen_interval))
@@ -240,6 +249,13 @@ class SerialTransport(LinkTransport):
             if time.monotonic() >= deadline or self._stop.is_set():
                 return None
             time.sleep(min(self.reopen_interval, max(0.0, deadline - time.monotonic())))
+
+
+def _is_pseudo_terminal(url: str) -> bool:
+    """A local pseudo-terminal path (``/dev/pts/N``, or a link to one), not a URL or an adapter."""
+    if "://" in url:
+        return False
+    return os.path.realpath(url).startswith("/dev/pts/")
 
 
 def _close_quietly(port) -> None:

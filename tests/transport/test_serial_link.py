@@ -153,6 +153,22 @@ def test_emulator_gone_means_link_lost_on_a_pty():
                 link.recv(None, deadline_in(10))
 
 
+def test_a_pty_whose_emulator_is_gone_is_never_reopened():
+    """A /dev/pts number freed by one emulator is the next pty another program gets: the link
+    must not reopen it (under pytest-xdist it would cross into another test's link), whatever
+    the reopen timeout."""
+    with EmulatorProcess("ESME", pty=True, endpoint="stand-in") as emulator:
+        link = SerialTransport(emulator.url, reopen_timeout=60.0)
+        with link:
+            peer = peer_for("ESME")
+            link.send(peer.command(1))
+            peer.check(link.recv(peer.answers(1), deadline_in(10)), 1)
+            assert emulator.terminate() == 0
+            with pytest.raises(LinkLost, match="pseudo-terminal does not come back"):
+                link.recv(None, deadline_in(10))
+            assert link.stats["reopens"] == 0
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
