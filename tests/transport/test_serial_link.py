@@ -141,22 +141,10 @@ def test_a_second_reader_on_the_same_device_fails(tmp_path):
 
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="pseudo-terminals need a POSIX system")
-def test_emulator_gone_means_link_lost_on_a_pty():
-    with EmulatorProcess("ESME", pty=True, endpoint="stand-in") as emulator:
-        link = SerialTransport(emulator.url, reopen_timeout=0.3)
-        with link:
-            peer = peer_for("ESME")
-            link.send(peer.command(1))
-            peer.check(link.recv(peer.answers(1), deadline_in(10)), 1)
-            assert emulator.terminate() == 0
-            with pytest.raises(LinkLost):
-                link.recv(None, deadline_in(10))
-
-
-def test_a_pty_whose_emulator_is_gone_is_never_reopened():
-    """A /dev/pts number freed by one emulator is the next pty another program gets: the link
-    must not reopen it (under pytest-xdist it would cross into another test's link), whatever
-    the reopen timeout."""
+def test_emulator_gone_means_link_lost_on_a_pty_never_reopened():
+    """The emulator gone is a lost link, at once, whatever the reopen timeout: the /dev/pts
+    number it freed is the next pty another program gets, and reopening it would cross into
+    another link (under pytest-xdist, another test's)."""
     with EmulatorProcess("ESME", pty=True, endpoint="stand-in") as emulator:
         link = SerialTransport(emulator.url, reopen_timeout=60.0)
         with link:
