@@ -12,10 +12,9 @@ import argparse
 import signal
 import sys
 import threading
-from pathlib import Path
 
 from rig.cli.inputs import pki_folder
-from rig.cli.serving import serve
+from rig.cli.serving import add_serving_options, serve
 from rig.transport.framing import FRAMINGS
 from rig.transport.serve import ENDPOINT_KINDS, StreamServer, endpoint_description, make_endpoint
 
@@ -24,12 +23,7 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("emulate", help="serve an emulated device on a pseudo-terminal or TCP port")
     parser.add_argument("--device-type", required=True, type=str.upper, choices=("ESME", "GSME", "CHF", "GPF"),
                         help="the emulated device's type (with --fleet: the members' type)")
-    parser.add_argument("--pki", type=Path, metavar="DIR",
-                        help="test PKI folder written by gbcs-rig pki init (default: the built-in test PKI, "
-                             "the one the emulated rigs use)")
-    where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--pty", action="store_true", help="serve on a new pseudo-terminal; prints its path")
-    where.add_argument("--tcp", type=int, metavar="PORT", help="serve on 127.0.0.1:PORT (0 picks a free port)")
+    add_serving_options(parser)
     parser.add_argument("--framing", choices=sorted(FRAMINGS), default="hdlc",
                         help="how frames are delimited on the link; the rig's hw_config transport must use the "
                              "same (default hdlc)")

@@ -14,19 +14,15 @@ import argparse
 import signal
 import sys
 import threading
-from pathlib import Path
+
+from rig.cli.serving import add_serving_options
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("ncp", help="serve an emulated EZSP NCP (bellows-compatible) with emulated meters")
     parser.add_argument("--device-type", action="append", required=True, type=str.upper, choices=("ESME", "GSME"),
                         help="a meter joined to the NCP's network (repeatable: one meter each)")
-    parser.add_argument("--pki", type=Path, metavar="DIR",
-                        help="test PKI folder written by gbcs-rig pki init (default: the built-in test PKI, "
-                             "the one the emulated rigs use)")
-    where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--pty", action="store_true", help="serve on a new pseudo-terminal; prints its path")
-    where.add_argument("--tcp", type=int, metavar="PORT", help="serve on 127.0.0.1:PORT (0 picks a free port)")
+    add_serving_options(parser)
     parser.add_argument("--fragment-window", type=int, default=4, metavar="N",
                         help="APS fragmentation window the NCP reports and its nodes use, in fragments "
                              "(1..8, default %(default)s)")

@@ -6,13 +6,26 @@ line on stdout, which is what ``rig.transport.spawn`` waits for before a rig ope
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 import threading
 import tty
+from pathlib import Path
 from typing import Any, Protocol
 
 LOCALHOST = "127.0.0.1"
+
+
+def add_serving_options(parser: argparse.ArgumentParser) -> None:
+    """The options every serving command shares: the test PKI, and where to listen (one of
+    ``--pty`` / ``--tcp``), so ``emulate`` and ``ncp`` say them the same way."""
+    parser.add_argument("--pki", type=Path, metavar="DIR",
+                        help="test PKI folder written by gbcs-rig pki init (default: the built-in test PKI, "
+                             "the one the emulated rigs use)")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--pty", action="store_true", help="serve on a new pseudo-terminal; prints its path")
+    where.add_argument("--tcp", type=int, metavar="PORT", help="serve on 127.0.0.1:PORT (0 picks a free port)")
 
 
 class Server(Protocol):
