@@ -38,12 +38,13 @@ from rig.config import ConfigError, parse_config
 from rig.config.model import LabgridTransportSpec, TransportKind
 from rig.pytest_plugin.leases import resource_keys
 from rig.transport.spawn import EmulatorProcess
+from tests.lab_configs import ESME_ID, served_esme_config
 from tests.pty_relay import PtyRelay
 
 ROOT = Path(__file__).resolve().parents[1]
 PKI = ROOT / "fixtures" / "pki"
 EXPORTER = "rig-test-exporter"
-DEVICE_ID = "7E570D00000000A0"
+DEVICE_ID = ESME_ID
 HOLDER = "holder-alice"
 #: how labgrid names this process's user (``host/user``; ``LG_HOSTNAME``/``LG_USERNAME`` override it)
 ME = f"{os.environ.get('LG_HOSTNAME', socket.gethostname())}/{os.environ.get('LG_USERNAME', getpass.getuser())}"
@@ -227,25 +228,10 @@ class Lab:
 
     def config(self, name: str, meter: str, *, wait: float = 0.0) -> Path:
         path = self.folder / f"{name}.toml"
-        path.write_text(f"""
-state_dir = "{self.folder / 'state'}"
-
-[defaults.timeouts]
-response = 1
-alert = 10
-join = 10
-
-[defaults.credentials]
-pki = "{PKI}"
-
-[rigs.esme-lab]
-device = "ESME"
-manufacturer = "gbcs-rig"
-model = "emulated ESME"
-firmware = "0.1.0"
-device_id = "{DEVICE_ID}"
-features = ["cs02b", "future_dated", "serial", "processed_signal"]
-
+        path.write_text(served_esme_config(
+            pki=PKI, rig="esme-lab", features=("cs02b", "future_dated", "serial", "processed_signal"),
+            response=1, alert=10, join=10, preamble=f'state_dir = "{(self.folder / "state").as_posix()}"\n',
+            transport=f"""
 [rigs.esme-lab.transport]
 kind = "labgrid"
 place = "{place_of(meter)}"
@@ -254,8 +240,7 @@ wait = {wait}
 framing = "hdlc"
 baudrate = 115200
 inter_byte_timeout = 0.05
-hdlc = {{ client = 0x10, server = 0x01 }}
-""")
+hdlc = {{ client = 0x10, server = 0x01 }}"""))
         return path
 
     def start(self) -> Lab:

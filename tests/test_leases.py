@@ -17,6 +17,7 @@ from rig.config import parse_config
 from rig.pytest_plugin.leases import Lease, LeaseError, LeaseTimeout, MeterLease, endpoint_keys, resource_keys
 from rig.report import journal as journal_module
 
+from .lab_configs import served_esme_config, socket_transport
 from .vectors import FIXTURE_PKI, PROJECT
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "O_NOFOLLOW"), reason="leases need POSIX O_NOFOLLOW and flock")
@@ -144,25 +145,9 @@ class CountingListener:
         self.sock.close()
 
 
-LAB = """
-[defaults.timeouts]
-
-alert = 1
-join = {join}
-response = 0.2
-
-[defaults.credentials]
-pki = "{pki}"
-
-[rigs.esme-tcp]
-device = "ESME"
-manufacturer = "gbcs-rig"
-model = "emulated ESME"
-firmware = "0.1.0"
-device_id = "7E570D00000000A0"
-features = ["cs02b", "serial"]
-transport = {{ kind = "serial", url = "socket://{host}:{port}", framing = "length-prefixed" }}
-"""
+def lab_config(*, host: str, port: int, join: float) -> str:
+    return served_esme_config(pki=FIXTURE_PKI, rig="esme-tcp", features=("cs02b", "serial"),
+                              transport=socket_transport(host, port), response=0.2, alert=1, join=join)
 
 
 #: run 1, as its plugin holds the meter: the ``MeterLease`` of its rig, until stdin closes
@@ -184,13 +169,13 @@ def test_a_concurrent_run_naming_the_meter_localhost_waits_and_sends_nothing(tmp
     meter = CountingListener()
     try:
         holder_config = tmp_path / "holder.toml"
-        holder_config.write_text(LAB.format(join=5, pki=FIXTURE_PKI.as_posix(), host="127.0.0.1", port=meter.port))
+        holder_config.write_text(lab_config(host="127.0.0.1", port=meter.port, join=5))
         holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(holder_config)], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(PROJECT)))
         try:
             assert holder.stdout.readline() == "HELD\n"
             waiting = tmp_path / "waiting.toml"
-            waiting.write_text(LAB.format(join=1, pki=FIXTURE_PKI.as_posix(), host="localhost", port=meter.port))
+            waiting.write_text(lab_config(host="localhost", port=meter.port, join=1))
             code = main(["prove", "--config", str(waiting), "--report", str(tmp_path / "run2")])
         finally:
             holder.stdin.close()

@@ -19,6 +19,7 @@ from rig.gbcs import CraFlag, decode
 from rig.report import journal as journal_module
 from rig.transport.spawn import SIGNAL_PROCESSED_ENV
 
+from .lab_configs import served_esme_config, socket_transport
 from .vectors import FIXTURE_PKI, PROJECT
 
 PARTY, OTHER, METER = "00DB000000000001", "00DB000000000002", "7E570D00000000A0"
@@ -196,24 +197,6 @@ def test_only_devices_that_outlive_the_run_use_the_ledger():
 
 # -- two runs on one stateful meter served over TCP -------------------------------------------------
 
-LAB = """
-[defaults.timeouts]
-response = 2
-alert = 5
-join = 5
-
-[defaults.credentials]
-pki = "{pki}"
-
-[rigs.esme-tcp]
-device = "ESME"
-manufacturer = "gbcs-rig"
-model = "emulated ESME"
-firmware = "0.1.0"
-device_id = "7E570D00000000A0"
-features = ["cs02b", "future_dated", "serial", "processed_signal"]
-transport = {{ kind = "serial", url = "socket://{host}:{port}", framing = "length-prefixed" }}
-"""
 
 REPLAY_ALERT = "0x8F53"  # the emulator's alert for a counter at or below the last accepted one
 
@@ -246,7 +229,9 @@ def two_runs(tmp_path_factory):
 
 def lab_config(folder: Path, port: int, host: str = "127.0.0.1") -> Path:
     config = folder / f"lab-{host}.toml"
-    config.write_text('state_dir = "state"\n' + LAB.format(pki=FIXTURE_PKI.as_posix(), host=host, port=port))
+    config.write_text(served_esme_config(
+        pki=FIXTURE_PKI, rig="esme-tcp", features=("cs02b", "future_dated", "serial", "processed_signal"),
+        transport=socket_transport(host, port), response=2, alert=5, join=5, preamble='state_dir = "state"\n'))
     return config
 
 
