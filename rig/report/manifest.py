@@ -112,16 +112,21 @@ def _require_p256(key: Any, source: str, what: str) -> None:
         raise SigningKeyError(f"{source} is an EC key on {key.curve.name}, not P-256 (secp256r1)")
 
 
+def _read_key_file(path: Path, what: str) -> bytes:
+    """The bytes of a key file; one line naming the file when it cannot be read."""
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise SigningKeyError(f"{what} {path}: {err.strerror or err}") from None
+
+
 def load_signing_key(source: str | Path | ec.EllipticCurvePrivateKey) -> ec.EllipticCurvePrivateKey:
     """A P-256 private key from a PEM file (unencrypted PKCS#8 or SEC1), or the key itself."""
     if isinstance(source, ec.EllipticCurvePrivateKey):
         _require_p256(source, "the signing key", "private key")
         return source
     path = Path(source)
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise SigningKeyError(f"signing key {path}: {err.strerror or err}") from None
+    data = _read_key_file(path, "signing key")
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except TypeError:
@@ -138,10 +143,7 @@ def load_public_key(source: str | Path | ec.EllipticCurvePublicKey) -> ec.Ellipt
         _require_p256(source, "the public key", "public key")
         return source
     path = Path(source)
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise SigningKeyError(f"key {path}: {err.strerror or err}") from None
+    data = _read_key_file(path, "key")
     key: Any = None
     loaders = (lambda d: x509.load_pem_x509_certificate(d).public_key(),
                serialization.load_pem_public_key,
