@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 #: what the commands import when they run, loaded once in the zygote so no child pays for it
@@ -145,6 +146,20 @@ class Zygote:
         out.unlink()
         err.unlink()
         return done
+
+    def runner(self, default_cwd: Path) -> Callable[..., subprocess.CompletedProcess]:
+        """``run`` with a default working folder: what a test module's ``gbcs_rig`` fixture hands out."""
+
+        def run(*argv: str, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+            return self.run(*argv, cwd=cwd or default_cwd, timeout=timeout)
+
+        return run
+
+    def __enter__(self) -> Zygote:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def close(self) -> None:
         """End of input ends the zygote; one that does not end (a child hung) is killed with its children."""

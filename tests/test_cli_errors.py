@@ -30,19 +30,15 @@ def gbcs_rig_interpreter(*args: str, cwd: Path | None = None, timeout: float = 6
 
 @pytest.fixture(scope="module")
 def zygote():
-    forks = Zygote()
-    yield forks
-    forks.close()
+    """One zygote per test module (and xdist worker)."""
+    with Zygote() as forks:
+        yield forks
 
 
 @pytest.fixture
 def gbcs_rig(zygote):
-    """``gbcs-rig ARGS`` as a process forked from the zygote (in the checkout unless ``cwd`` says)."""
-
-    def run(*args: str, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-        return zygote.run(*args, cwd=cwd or PROJECT, timeout=timeout)
-
-    return run
+    """``gbcs-rig ARGS`` as a process forked from the zygote, in the checkout unless ``cwd`` says."""
+    return zygote.runner(PROJECT)
 
 
 def _one_clear_line(done: subprocess.CompletedProcess, *expected: str) -> str:
