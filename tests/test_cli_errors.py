@@ -230,6 +230,20 @@ def test_version_names_the_release():
     assert done.returncode == 0 and done.stdout.startswith("gbcs-rig "), done.stdout
 
 
+def test_the_installed_console_script_is_the_same_command():
+    """The ``gbcs-rig`` script the installation put next to this interpreter (pyproject's
+    ``[project.scripts]``), as a person types it."""
+    script = Path(sys.executable).with_name("gbcs-rig")
+    if not script.exists():
+        pytest.skip(f"no gbcs-rig script next to {sys.executable} (not installed into this environment)")
+    done = subprocess.run([str(script), "decode", "0011"], capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert _one_clear_line(done, "decode error") and done.stdout == ""
+    assert subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60).stdout == \
+        gbcs_rig_interpreter("--version").stdout
+
+
 def test_debug_shows_the_traceback_for_a_bug_report():
     quiet = gbcs_rig_interpreter("emulate", "--device-type", "ESME", "--pty", "--pki", "/nonexistent")
     loud = gbcs_rig_interpreter("--debug", "emulate", "--device-type", "ESME", "--pty", "--pki", "/nonexistent")
