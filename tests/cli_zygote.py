@@ -10,7 +10,9 @@ process in every way the tests look at: it changes to the case's folder, reads s
 ``gbcs-rig`` entry point does (``sys.exit(main())``, so argparse's exits and an uncaught
 exception's traceback look the same), and its exit status is the case's. Children share no state
 with each other: each is forked from the zygote, which never runs a command itself and holds no
-thread (``os.fork`` with threads is unsafe, so it refuses to start with one).
+thread (``os.fork`` with threads is unsafe, so it refuses to start with one). A child ends as the
+interpreter does (exit handlers, then the streams flushed), except that it does not wait for
+non-daemon threads a command left running; none of the CLI's does.
 
 Run as ``python -m tests.cli_zygote``: one JSON request per line on stdin (``argv``, ``cwd``,
 ``stdout``, ``stderr`` file paths), one JSON reply per line on stdout (``code``).
@@ -18,6 +20,7 @@ Run as ``python -m tests.cli_zygote``: one JSON request per line on stdin (``arg
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import json
 import os
@@ -79,9 +82,8 @@ def _child(request: dict, channels: tuple[int, int]) -> None:
             traceback.print_exc()
             status = 1
     finally:
-        import logging
-
-        logging.shutdown()
+        # as the interpreter ends: the exit handlers (logging's flush among them), then the streams
+        atexit._run_exitfuncs()
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
