@@ -12,7 +12,7 @@ exception's traceback look the same), and its exit status is the case's. Childre
 with each other: each is forked from the zygote, which never runs a command itself and holds no
 thread (``os.fork`` with threads is unsafe, so it refuses to start with one). A child ends as the
 interpreter does (exit handlers, then the streams flushed), except that it does not wait for
-non-daemon threads a command left running; none of the CLI's does.
+non-daemon threads a command left running (a fresh interpreter would wait for them).
 
 Run as ``python -m tests.cli_zygote``: one JSON request per line on stdin (``argv``, ``cwd``,
 ``stdout``, ``stderr`` file paths), one JSON reply per line on stdout (``code``).
