@@ -1,6 +1,10 @@
 """Every CLI error is one clear line and an exit code, never a traceback (issue 15).
 
-Each command runs as a real process (what a person sees on a terminal), with bad input.
+Each command runs as a real process (what a person sees on a terminal), with bad input: a child
+forked from one interpreter that has the CLI imported (``tests/cli_zygote.py``), with its own
+folder, fds and exit status; the entry point itself, ``--version``, ``--debug`` and a closed
+pipe run as fresh interpreters (``python -m rig.cli.main``), and the fork is checked to answer
+exactly as a fresh interpreter does.
 """
 
 from __future__ import annotations
@@ -12,13 +16,29 @@ from pathlib import Path
 
 import pytest
 
+from .cli_zygote import Zygote
+
 PROJECT = Path(__file__).resolve().parents[1]
 SAMPLE = PROJECT / "fixtures" / "samples" / "CS02bSupplierByTransCoS_IMMEDIATE_SUCCESS_COMMAND.hex"
 
 
-def gbcs_rig(*args: str, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+def gbcs_rig_interpreter(*args: str, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    """``gbcs-rig ARGS`` in a fresh interpreter, the entry point as a person runs it."""
     return subprocess.run([sys.executable, "-m", "rig.cli.main", *args], cwd=cwd or PROJECT, capture_output=True,
                           text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="module")
+def zygote():
+    """One zygote per test module (and xdist worker)."""
+    with Zygote() as forks:
+        yield forks
+
+
+@pytest.fixture
+def gbcs_rig(zygote):
+    """``gbcs-rig ARGS`` as a process forked from the zygote, in the checkout unless ``cwd`` says."""
+    return zygote.runner(PROJECT)
 
 
 def _one_clear_line(done: subprocess.CompletedProcess, *expected: str) -> str:
@@ -116,11 +136,27 @@ BAD_INPUT = [
 
 
 @pytest.mark.parametrize(("args", "code", "expected"), BAD_INPUT, ids=[" ".join(a[:2]) for a, _, _ in BAD_INPUT])
-def test_bad_input_is_one_line_and_an_exit_code(args, code, expected, tmp_path):
+def test_bad_input_is_one_line_and_an_exit_code(args, code, expected, tmp_path, gbcs_rig):
     names = _bad_inputs(tmp_path)
     done = gbcs_rig(*(arg.format(**names) for arg in args), cwd=tmp_path)
     assert done.returncode == code, done.stderr
     _one_clear_line(done, *(text.format(**names) for text in expected))
+
+
+@pytest.mark.parametrize("args", [
+    ("emulate", "--device-type", "esmee", "--pty"),  # argparse's usage error and exit
+    ("replay", "{sample}", "--keystore", "{keystore}", "--device-id", "0011"),  # the command's own error
+    ("decode", "{sample}"),  # a success, with its output
+    ("report", "verify", "{tmp}/sealed"),  # a verdict on stdout, exit 1
+], ids=["usage", "replay", "decode", "verify"])
+def test_a_forked_child_answers_exactly_as_a_fresh_interpreter(args, tmp_path, gbcs_rig):
+    """What the table above relies on: the zygote's child is the command's process as a person
+    starts it, byte for byte on stdout and stderr, with the same exit status."""
+    names = _bad_inputs(tmp_path)
+    argv = [arg.format(**names) for arg in args]
+    forked, fresh = gbcs_rig(*argv, cwd=tmp_path), gbcs_rig_interpreter(*argv, cwd=tmp_path)
+    assert (forked.returncode, forked.stdout, forked.stderr) == (fresh.returncode, fresh.stdout, fresh.stderr)
+    assert fresh.stdout or fresh.stderr
 
 
 def test_every_command_and_sub_command_is_run_with_bad_input():
@@ -144,7 +180,7 @@ def test_every_command_and_sub_command_is_run_with_bad_input():
     assert len(leaves) >= 13 and leaves - tried == set()
 
 
-def test_merging_into_one_of_the_inputs_leaves_it_untouched(tmp_path):
+def test_merging_into_one_of_the_inputs_leaves_it_untouched(tmp_path, gbcs_rig):
     """``report merge A --out A`` once deleted A's journal before reading it."""
     _bad_inputs(tmp_path)
     journal = tmp_path / "run" / "journal.jsonl"
@@ -153,20 +189,20 @@ def test_merging_into_one_of_the_inputs_leaves_it_untouched(tmp_path):
     assert journal.read_text() == before
 
 
-def test_report_verify_of_a_malformed_manifest_is_not_verified_in_plain_words(tmp_path):
+def test_report_verify_of_a_malformed_manifest_is_not_verified_in_plain_words(tmp_path, gbcs_rig):
     _bad_inputs(tmp_path)
     done = gbcs_rig("report", "verify", str(tmp_path / "sealed"))
     assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr
     assert "manifest.json is not valid JSON" in done.stdout and done.stdout.rstrip().endswith("NOT VERIFIED")
 
 
-def test_nothing_is_written_for_a_run_that_cannot_start(tmp_path):
+def test_nothing_is_written_for_a_run_that_cannot_start(tmp_path, gbcs_rig):
     for args in (("--rig", "nosuchrig"), ("-k", "future and")):
         assert gbcs_rig("prove", *args, "--report", str(tmp_path / "proof"), cwd=tmp_path).returncode == 2
     assert not (tmp_path / "proof").exists()
 
 
-def test_a_broken_hw_config_under_prove_is_shown_once_and_writes_no_report(tmp_path):
+def test_a_broken_hw_config_under_prove_is_shown_once_and_writes_no_report(tmp_path, gbcs_rig):
     config = tmp_path / "rigs.toml"
     config.write_text('[rigs.esme]\ndevice = "ESMEE"\ntransport = { kind = "emulated" }\n')
     report = tmp_path / "proof"
@@ -190,13 +226,27 @@ def test_a_closed_output_pipe_ends_quietly():
 
 
 def test_version_names_the_release():
-    done = gbcs_rig("--version")
+    done = gbcs_rig_interpreter("--version")
     assert done.returncode == 0 and done.stdout.startswith("gbcs-rig "), done.stdout
 
 
+def test_the_installed_console_script_is_the_same_command():
+    """The ``gbcs-rig`` script the installation put next to this interpreter (pyproject's
+    ``[project.scripts]``), as a person types it."""
+    script = Path(sys.executable).with_name("gbcs-rig")
+    if not script.exists():
+        pytest.skip(f"no gbcs-rig script next to {sys.executable} (not installed into this environment)")
+    done = subprocess.run([str(script), "decode", "0011"], capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert _one_clear_line(done, "decode error") and done.stdout == ""
+    assert subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60).stdout == \
+        gbcs_rig_interpreter("--version").stdout
+
+
 def test_debug_shows_the_traceback_for_a_bug_report():
-    quiet = gbcs_rig("emulate", "--device-type", "ESME", "--pty", "--pki", "/nonexistent")
-    loud = gbcs_rig("--debug", "emulate", "--device-type", "ESME", "--pty", "--pki", "/nonexistent")
+    quiet = gbcs_rig_interpreter("emulate", "--device-type", "ESME", "--pty", "--pki", "/nonexistent")
+    loud = gbcs_rig_interpreter("--debug", "emulate", "--device-type", "ESME", "--pty", "--pki", "/nonexistent")
     assert "Traceback" not in quiet.stderr and "Traceback" in loud.stderr
 
 
@@ -215,6 +265,6 @@ def test_frames_are_logged_as_decoded_one_liners_at_debug(caplog):
     assert "CS02b" in caplog.records[0].getMessage()
 
 
-def test_log_level_choices_are_in_the_help():
+def test_log_level_choices_are_in_the_help(gbcs_rig):
     done = gbcs_rig("--help")
     assert "--log-level {debug,info,warning,error}" in done.stdout and "--version" in done.stdout

@@ -10,7 +10,10 @@ takes a free value without saying what kind (a metavar), or has a default its he
 from __future__ import annotations
 
 import argparse
+import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -136,3 +139,44 @@ def test_a_well_described_option_passes():
                                                      help="frames in flight (default %(default)s)")) == []
     assert problems_of("gbcs-rig demo", _parser_with(choices=["hdlc"], default="hdlc", dest="framing",
                                                      help="link framing (default hdlc)")) == []
+
+
+def test_the_parsers_copies_of_the_project_tables_are_exact():
+    """``rig.cli.vocabulary`` copies the value sets so building the parsers imports none of
+    their modules; a profile, framing or mode added to the project must reach the CLI too."""
+    from rig.cli import vocabulary
+    from rig.pki import DEFAULT_SEED
+
+    assert vocabulary.DEVICE_TYPES == VOCABULARIES["device_type"]
+    assert set(vocabulary.NCP_DEVICE_TYPES) < set(vocabulary.DEVICE_TYPES)
+    assert vocabulary.PROFILES == tuple(sorted(PROFILES))
+    assert vocabulary.FRAMINGS == tuple(sorted(FRAMINGS))
+    assert vocabulary.ENDPOINT_KINDS == ENDPOINT_KINDS
+    assert vocabulary.MODES == MODES
+    assert vocabulary.DEFAULT_PKI_SEED == DEFAULT_SEED
+
+
+#: third-party and project packages a command imports only when it runs (``gbcs-rig --help``
+#: and a usage error cost a bare interpreter start, not the codec, emulator or pytest)
+_LOADED_BY_RUNNING = ("pytest", "_pytest", "cryptography", "construct", "serial", "pyudev", "bellows", "labgrid",
+                      "firmware_emu")
+#: the only project modules building and using the parsers may load
+_PARSER_MODULES = re.compile(r"rig(\.cli(\.\w+)?|\.report(\.journal|\.model)?)?")
+
+
+def test_help_and_a_usage_error_import_no_command_module():
+    probe = ("import json, sys\n"
+             "from rig.cli.main import main\n"
+             "for argv in (['--help'], ['prove', '--help'], ['replay', '--help'], ['decode'], ['ledger', 'show']):\n"
+             "    try:\n"
+             "        main(argv)\n"
+             "    except SystemExit:\n"
+             "        pass\n"
+             "sys.stdout = sys.__stdout__\n"
+             "print(json.dumps(sorted(sys.modules)))\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    loaded = json.loads(done.stdout.splitlines()[-1])
+    heavy = [name for name in loaded if name.split(".")[0] in _LOADED_BY_RUNNING
+             or (name.split(".")[0] == "rig" and not _PARSER_MODULES.fullmatch(name))]
+    assert heavy == [], heavy

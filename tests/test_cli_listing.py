@@ -5,15 +5,30 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from rig import discovery
 from rig.cli.main import main
 from rig.scenarios.catalogue import CATALOGUE, catalogue_version
 
-from .test_cli_errors import gbcs_rig
+from .cli_zygote import Zygote
 from .test_discovery import FakeBackend, bench
 from .vectors import PROJECT
 
 EMULATED = PROJECT / "hw_configs" / "emulated.toml"
+
+
+@pytest.fixture(scope="module")
+def zygote():
+    """One zygote per test module (and xdist worker)."""
+    with Zygote() as forks:
+        yield forks
+
+
+@pytest.fixture
+def gbcs_rig(zygote):
+    """``gbcs-rig ARGS`` as a process forked from the zygote, in the checkout unless ``cwd`` says."""
+    return zygote.runner(PROJECT)
 
 
 def test_prove_list_names_every_scenario_with_its_title_kind_devices_and_features(capsys):
@@ -40,25 +55,30 @@ def test_prove_list_json_is_the_catalogue(capsys):
     assert any(row["kind"] == "dcc" for row in listing["scenarios"])
 
 
-def test_prove_json_is_one_document_on_stdout_and_progress_on_stderr(tmp_path):
+@pytest.mark.parametrize(("rig_id", "other", "passed"), [
+    ("chf", "ESME", 4),  # the CHF's catalogue is the shortest: the fast suite's whole-rig --json run
+    pytest.param("esme", "GSME", 19, marks=pytest.mark.slow),
+])
+def test_prove_json_is_one_document_on_stdout_and_progress_on_stderr(rig_id, other, passed, tmp_path, gbcs_rig):
     report = tmp_path / "proof"
-    done = gbcs_rig("prove", "--config", str(EMULATED), "--rig", "esme", "--report", str(report), "--json",
+    done = gbcs_rig("prove", "--config", str(EMULATED), "--rig", rig_id, "--report", str(report), "--json",
                     timeout=300)
     summary = json.loads(done.stdout)  # nothing else on stdout
     # --rig leaves the other rigs' models not run: NOT PROVEN, with the command that completes it
     assert done.returncode == 3 == summary["exit_code"]
     assert summary["verdict"] == "NOT PROVEN" and summary["resume"].startswith(f"gbcs-rig prove --resume {report}")
     models = {m["model"]: m for m in summary["models"]}
-    esme = models["gbcs-rig emulated ESME 0.1.0"]
-    assert esme["verdict"] == "MIGRATABLE" and esme["rigs"] == ["esme"] and esme["counts"]["passed"] >= 19
-    assert models["gbcs-rig emulated GSME 0.1.0"]["verdict"] == "NOT PROVEN"
-    assert summary["counts"]["passed"] >= 19 and summary["counts"]["failed"] == 0 and summary["counts"]["not-run"] > 0
+    chosen = models[f"gbcs-rig emulated {rig_id.upper()} 0.1.0"]
+    assert chosen["verdict"] == "MIGRATABLE" and chosen["rigs"] == [rig_id] and chosen["counts"]["passed"] >= passed
+    assert models[f"gbcs-rig emulated {other} 0.1.0"]["verdict"] == "NOT PROVEN"
+    assert summary["counts"]["passed"] >= passed and summary["counts"]["failed"] == 0
+    assert summary["counts"]["not-run"] > 0
     assert summary["report"] == str(report / "index.html") and (report / "index.html").exists()
     assert summary["manifest"] == str(report / "manifest.json")
     assert "[1/" in done.stderr and "verdict: NOT PROVEN (exit 3)" in done.stderr
 
 
-def test_prove_json_on_a_configuration_error_still_gives_a_document(tmp_path):
+def test_prove_json_on_a_configuration_error_still_gives_a_document(tmp_path, gbcs_rig):
     done = gbcs_rig("prove", "--config", str(tmp_path / "missing.toml"), "--json")
     assert done.returncode == 2
     document = json.loads(done.stdout)
@@ -93,7 +113,7 @@ def test_progress_eta_follows_the_pace_so_far():
     assert eta(3.0, 0, 10) == "0:00" and eta(9.0, 10, 10) == "0:00"
 
 
-def test_prove_k_matches_the_scenario_ids_of_the_list_and_counts_only_what_runs(tmp_path):
+def test_prove_k_matches_the_scenario_ids_of_the_list_and_counts_only_what_runs(tmp_path, gbcs_rig):
     """``-k future-dated`` (an id as ``--list`` shows it) selects that scenario and the one whose id
     contains it; the progress counts ``[n/2]``, not the whole catalogue, so the ETA is about them."""
     report = tmp_path / "proof"

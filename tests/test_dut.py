@@ -25,14 +25,17 @@ GUIDE = PROJECT / "docs" / "writing-tests.md"
 
 
 def _run(pytester: pytest.Pytester, *args: str):
+    """The inner session in this process (as tests/test_plugin.py runs its own); the guide's example
+    below is the one run in a new interpreter."""
     log_dir = pytester.path / "rig-logs"
     # no --rig-config: the folder has no hw_configs, so the package's emulated rigs are used
-    result = pytester.runpytest_subprocess(*plugin_args(), f"--rig-log-dir={log_dir}", "-p", "no:cacheprovider",
+    result = pytester.runpytest(*plugin_args(), f"--rig-log-dir={log_dir}", "-p", "no:cacheprovider",
                                            "-rA", *args)
     records = [json.loads(line) for line in (log_dir / "journal.jsonl").read_text().splitlines()]
     return result, [r for r in records if r.get("type") == "test"]
 
 
+@pytest.mark.slow  # the fast suite runs the guide's example in a new folder once, from the wheel (test_packaged_config)
 def test_the_guides_example_passes_in_a_new_folder_with_only_the_installed_package(tmp_path):
     """The issue's Done-when, as a manufacturer does it: an empty folder, the guide's example file
     and nothing else (no conftest, no ini, no hw_configs), ``python -m pytest`` of this interpreter

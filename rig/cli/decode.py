@@ -5,20 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-
-from rig.crypto import certs
-from rig.crypto.keystore import KeyStore, KeyStoreError
-from rig.crypto.verify import Check, Verdict, check_mac, check_signature
-from rig.gbcs import GbcsDecodeError
-from rig.gbcs.annotate import Row, annotate, short_value, to_jsonable
-from rig.gbcs.tables import message_code_label
+from typing import TYPE_CHECKING
 
 from .inputs import InputError, read_frame_argument
+
+if TYPE_CHECKING:  # the codec and cryptography load when the command runs, not for --help
+    from rig.crypto.verify import Check
+    from rig.gbcs.annotate import Row
 
 
 def describe_certificate(der: bytes) -> str:
     """One line about an embedded certificate; whatever ``cryptography`` raises (InvalidVersion,
     UnsupportedAlgorithm, ValueError...) is the description, never a traceback."""
+    from rig.crypto import certs
+
     try:
         certificate = certs.load_certificate(der)
         text = str(certs.summarise(certificate))
@@ -42,6 +42,8 @@ def add_parser(subparsers) -> None:
 
 
 def _row_text(row: Row) -> str:
+    from rig.gbcs.annotate import short_value
+
     raw = row.raw.hex(" ").upper()
     if len(row.raw) > 12:
         raw = row.raw[:12].hex(" ").upper() + f" ..({len(row.raw)})"
@@ -52,6 +54,12 @@ def _row_text(row: Row) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rig.crypto.keystore import KeyStore, KeyStoreError
+    from rig.crypto.verify import Verdict, check_mac, check_signature
+    from rig.gbcs import GbcsDecodeError
+    from rig.gbcs.annotate import annotate, short_value, to_jsonable
+    from rig.gbcs.tables import message_code_label
+
     try:
         data = read_frame_argument(args.input)
         message, rows = annotate(data, describe_certificate)

@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from rig import discovery
-
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("devices", help="list serial adapters with ready-to-paste hw_config match blocks")
@@ -21,6 +19,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rig import discovery
+
     backend = discovery.default_backend()
     everything = discovery.adapters(backend, include_all=True)
     shown = everything if args.include_all else [record for record in everything if discovery.is_adapter(record)]

@@ -15,16 +15,15 @@ import threading
 
 from rig.cli.inputs import pki_folder
 from rig.cli.serving import add_serving_options, serve
-from rig.transport.framing import FRAMINGS
-from rig.transport.serve import ENDPOINT_KINDS, StreamServer, endpoint_description, make_endpoint
+from rig.cli.vocabulary import DEVICE_TYPES, ENDPOINT_KINDS, FRAMINGS
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("emulate", help="serve an emulated device on a pseudo-terminal or TCP port")
-    parser.add_argument("--device-type", required=True, type=str.upper, choices=("ESME", "GSME", "CHF", "GPF"),
+    parser.add_argument("--device-type", required=True, type=str.upper, choices=DEVICE_TYPES,
                         help="the emulated device's type (with --fleet: the members' type)")
     add_serving_options(parser)
-    parser.add_argument("--framing", choices=sorted(FRAMINGS), default="hdlc",
+    parser.add_argument("--framing", choices=FRAMINGS, default="hdlc",
                         help="how frames are delimited on the link; the rig's hw_config transport must use the "
                              "same (default hdlc)")
     parser.add_argument("--fleet", type=int, default=0, metavar="N",
@@ -45,6 +44,8 @@ def _install_stop_signals(stop: threading.Event) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rig.transport.serve import StreamServer, endpoint_description, make_endpoint
+
     if args.fleet < 0:
         print("error: --fleet must be >= 0", file=sys.stderr)
         return 2

@@ -11,16 +11,18 @@ import argparse
 import datetime as _dt
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rig.dcc.ids import eui_text
-from rig.dcc.ledger import LEDGER_NAME, Ledger, LedgerError, default_state_dir, read_export, write_export
+if TYPE_CHECKING:  # rig.dcc loads when an action runs, not for --help
+    from rig.dcc.ledger import Ledger
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "ledger", help="the host's anti-replay counter ledger: show a meter's counters, export, import",
         description="Every run on this host reserves each command's counter in one ledger (state_dir in the "
-                    f"hw_config, default {default_state_dir()}), so a meter never sees a counter twice.")
+                    "hw_config, default $XDG_STATE_HOME/gbcs-rig, else ~/.local/state/gbcs-rig), so a meter never "
+                    "sees a counter twice.")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--state-dir", metavar="DIR", help="the state folder (default: the user's state directory)")
     where.add_argument("--config", metavar="FILE", help="use the state_dir of this hw_config")
@@ -39,6 +41,8 @@ def add_parser(subparsers) -> None:
 
 
 def _state_dir(args: argparse.Namespace) -> Path:
+    from rig.dcc.ledger import LedgerError, default_state_dir
+
     if args.config:
         from rig.config import ConfigError, load_config
 
@@ -52,6 +56,8 @@ def _state_dir(args: argparse.Namespace) -> Path:
 
 
 def _open(args: argparse.Namespace, *, create: bool) -> Ledger | None:
+    from rig.dcc.ledger import LEDGER_NAME, Ledger, LedgerError
+
     folder = _state_dir(args)
     if folder.exists() and not folder.is_dir():
         # a file where the state folder should be is a wrong setting, never "no ledger yet"
@@ -66,6 +72,8 @@ def _when(at: float) -> str:
 
 
 def run_show(args: argparse.Namespace) -> int:
+    from rig.dcc.ids import eui_text
+
     try:
         device = eui_text(args.eui64)
     except ValueError as err:
@@ -92,6 +100,8 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from rig.dcc.ledger import write_export
+
     with _open(args, create=True) as ledger:
         count = write_export(ledger, args.file)
     print(f"exported {count} counter(s) to {args.file}")
@@ -99,6 +109,8 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    from rig.dcc.ledger import LedgerError, read_export
+
     try:
         data = read_export(args.file)
         with _open(args, create=True) as ledger:

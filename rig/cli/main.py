@@ -34,10 +34,18 @@ def version_text() -> str:
     return f"gbcs-rig {gbcs_rig_version()}" + (f" ({revision})" if revision else "")
 
 
+class _VersionAction(argparse._VersionAction):
+    """``--version``: the revision is looked up only when asked for (it imports the harness)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        self.version = version_text()
+        super().__call__(parser, namespace, values, option_string)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gbcs-rig", description="GB smart meter CS02b test rig",
                                      epilog="Run 'gbcs-rig COMMAND --help' for a command's options.")
-    parser.add_argument("--version", action="version", version="%(prog)s", help="show the version and exit")
+    parser.add_argument("--version", action=_VersionAction, version="%(prog)s", help="show the version and exit")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="more log output (-v info, -vv debug: every frame as a decoded one-liner)")
     parser.add_argument("-q", "--quiet", action="count", default=0, help="only errors in the log output")
@@ -73,10 +81,6 @@ def _broken_pipe() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    # --version needs the revision, which only the version action's text can carry
-    for action in parser._actions:
-        if isinstance(action, argparse._VersionAction):
-            action.version = version_text()
     args = parser.parse_args(argv)
     _configure_logging(args)
     try:

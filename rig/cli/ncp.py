@@ -16,11 +16,12 @@ import sys
 import threading
 
 from rig.cli.serving import add_serving_options
+from rig.cli.vocabulary import NCP_DEVICE_TYPES
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("ncp", help="serve an emulated EZSP NCP (bellows-compatible) with emulated meters")
-    parser.add_argument("--device-type", action="append", required=True, type=str.upper, choices=("ESME", "GSME"),
+    parser.add_argument("--device-type", action="append", required=True, type=str.upper, choices=NCP_DEVICE_TYPES,
                         help="a meter joined to the NCP's network (repeatable: one meter each)")
     add_serving_options(parser)
     parser.add_argument("--fragment-window", type=int, default=4, metavar="N",

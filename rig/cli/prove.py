@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import importlib.metadata
 import json
 import os
 import re
@@ -25,20 +24,26 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pytest
+from typing import TYPE_CHECKING
 
 from rig.cli import prove_output
-from rig.config.packaged import PACKAGED_CONFIG
-from rig.harness.outcomes import FAILED, INCONCLUSIVE, NOT_APPLICABLE, PASSED
-from rig.pki import keystore_of
+from rig.cli.vocabulary import MODES
 from rig.report import journal as journal_module
-from rig.report.attribution import attribution_of
-from rig.report.html import write_reports
-from rig.report.junit import write_junit
-from rig.report.manifest import SigningKeyError, describe_signing, write_manifest
-from rig.report.merge import JUNIT_NAME
-from rig.report.model import EXIT_CODES, EXIT_USAGE, NOT_PROVEN, by_model, overall_exit_code, overall_verdict
+from rig.report.model import (
+    EXIT_CODES,
+    EXIT_USAGE,
+    FAILED,
+    INCONCLUSIVE,
+    NOT_APPLICABLE,
+    NOT_PROVEN,
+    PASSED,
+    by_model,
+    overall_exit_code,
+    overall_verdict,
+)
+
+if TYPE_CHECKING:  # pytest, the scenarios and the report writers load when a run starts, not for --help
+    import pytest
 
 #: outcomes a resume does not run again
 CONCLUDED = (PASSED, FAILED, NOT_APPLICABLE)
@@ -47,6 +52,8 @@ DEFAULT_CONFIG = "hw_configs/emulated.toml"
 
 def _default_config() -> str:
     """``hw_configs/emulated.toml`` in the working folder (a checkout), else the package's copy."""
+    from rig.config.packaged import PACKAGED_CONFIG
+
     return DEFAULT_CONFIG if Path(DEFAULT_CONFIG).exists() else str(PACKAGED_CONFIG)
 
 EPILOG = """\
@@ -72,7 +79,7 @@ def add_parser(subparsers) -> None:
                              "package's copy of it; with --resume: the resumed run's)")
     parser.add_argument("--rig", action="append", default=[], metavar="ID",
                         help="only this rig (repeatable; with --resume: default the resumed run's selection)")
-    parser.add_argument("--mode", choices=["emulated", "hardware", "auto"], default=None,
+    parser.add_argument("--mode", choices=MODES, default=None,
                         help="which rigs of the config to run: emulated ones only, hardware (real devices) only, "
                              "or auto: every rig (default auto; with --resume: the resumed run's)")
     parser.add_argument("--report", metavar="DIR", help="report folder (default: reports/proof-<UTC time>)")
@@ -174,6 +181,8 @@ def eta(elapsed: float, done: int, total: int) -> str:
 
 
 def _plugin_loaded_by_entry_point() -> bool:
+    import importlib.metadata
+
     return any(ep.name == "rig" for ep in importlib.metadata.entry_points(group="pytest11"))
 
 
@@ -249,6 +258,7 @@ def _check_config(options: dict, sign_key: Path | None) -> str | Checked:
     """A configuration error (file and line where there is one), before anything runs."""
     from rig.config import ConfigError, load_config
     from rig.harness.credentials import CredentialsError, pki_for
+    from rig.report.manifest import SigningKeyError, describe_signing
 
     checked = Checked(signing_key=sign_key)
     path = Path(options["config"])
@@ -292,6 +302,22 @@ def run(args: argparse.Namespace) -> int:
             _emit(prove_output.usage_error(f"configuration error: {checked}", EXIT_USAGE))
         return EXIT_USAGE
     report_dir.mkdir(parents=True, exist_ok=True)
+    return _run_scenarios(args, report_dir, options, checked, out)
+
+
+def _run_scenarios(args: argparse.Namespace, report_dir: Path, options: dict, checked: Checked, out) -> int:
+    """The checked run: pytest on the catalogue, then the journal's reports and the seal."""
+    import importlib.metadata
+
+    import pytest
+
+    from rig.pki import keystore_of
+    from rig.report.attribution import attribution_of
+    from rig.report.html import write_reports
+    from rig.report.junit import write_junit
+    from rig.report.manifest import write_manifest
+    from rig.report.merge import JUNIT_NAME
+
     earlier = journal_module.tests(report_dir / journal_module.JOURNAL_NAME)
     done = {(r.get("scenario", ""), r.get("rig", "")) for r in earlier if r.get("outcome") in CONCLUDED}
     if args.resume:
@@ -362,6 +388,8 @@ def _emit(document: dict) -> None:
 
 
 def _installed() -> bool:
+    import importlib.metadata
+
     try:
         importlib.metadata.version("gbcs-rig")
     except importlib.metadata.PackageNotFoundError:

@@ -14,23 +14,19 @@ import argparse
 import datetime as _dt
 import json
 import sys
+from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives.serialization import Encoding
-
-from firmware_emu import PROFILES
-from rig.crypto import KeyStore, KeyStoreError, certs
-from rig.gbcs import Cs02bResponse, GbcsDecodeError, Message, decode
-from rig.gbcs.tables import message_code_label
-
-from . import refusals
 from .inputs import InputError, read_frame_argument
-from .refusals import certificate_name
+from .vocabulary import DEVICE_TYPES, PROFILES
+
+if TYPE_CHECKING:  # the emulator, codec and cryptography load when the command runs, not for --help
+    from rig.gbcs import Message
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("replay", help="feed a captured command to an emulated device seeded from a key store")
     parser.add_argument("command", help="the command frame: hex, base64 or a file")
-    parser.add_argument("--device-type", default="ESME", type=str.upper, choices=["ESME", "GSME", "CHF", "GPF"],
+    parser.add_argument("--device-type", default="ESME", type=str.upper, choices=DEVICE_TYPES,
                         help="type of the emulated device the command is fed to (default ESME)")
     parser.add_argument("--device-id", metavar="EUI64",
                         help="EUI-64 of the device, 16 hex digits (default: the command's recipient)")
@@ -47,7 +43,7 @@ def add_parser(subparsers) -> None:
                         help="the device clock at the start, e.g. 2015-01-01T00:00:00Z, UTC when no offset is "
                              "given (default: now); certificate validity is checked against it unless the profile "
                              "or the command disapplies time checks")
-    parser.add_argument("--profile", default=None, choices=sorted(PROFILES),
+    parser.add_argument("--profile", default=None, choices=PROFILES,
                         help="model profile (default: rtds for an RTDS-style key store, else default; "
                              "rtds: the RTDS test devices, no time checks)")
     parser.add_argument("--state", metavar="JSON",
@@ -68,6 +64,10 @@ def _eui(text: str) -> bytes:
 
 def _trust_anchor(path: str) -> bytes:
     """A ``--trust-ca`` file as DER; one that holds no certificate is named, with what to give."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from rig.crypto import certs
+
     with open(path, "rb") as handle:
         data = handle.read()
     try:
@@ -86,6 +86,9 @@ def _clock(text: str) -> _dt.datetime:
 
 
 def _describe(message: Message) -> list[str]:
+    from rig.gbcs import Cs02bResponse
+    from rig.gbcs.tables import message_code_label
+
     lines = [f"{message.cra_flag.name} {message_code_label(message.message_code)}: "
              f"{message.originator_id.hex().upper()} -> {message.recipient_id.hex().upper()} counter "
              f"{message.originator_counter}"]
@@ -106,7 +109,12 @@ def _describe(message: Message) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from firmware_emu.start_state import load as load_state
+    from rig.crypto import KeyStore, KeyStoreError
+    from rig.gbcs import GbcsDecodeError, decode
     from rig.provision import public_point, replay
+
+    from . import refusals
+    from .refusals import certificate_name
 
     try:
         frame = read_frame_argument(args.command)

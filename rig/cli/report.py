@@ -13,8 +13,6 @@ import sys
 from pathlib import Path
 
 from rig.report import journal as journal_module
-from rig.report import manifest as manifest_module
-from rig.report.merge import merge
 from rig.report.model import by_model, overall_exit_code
 
 VERIFIED, NOT_VERIFIED, CANNOT_VERIFY = 0, 1, 2
@@ -68,6 +66,9 @@ def journal_problem(folder: Path) -> str | None:
 
 
 def run_merge(args: argparse.Namespace) -> int:
+    from rig.report import manifest as manifest_module
+    from rig.report.merge import merge
+
     folders = [Path(d) for d in args.directories]
     if any(folder.resolve() == Path(args.out).resolve() for folder in folders):
         print(f"error: --out {args.out} is one of the folders to merge: give a new folder "
@@ -95,6 +96,8 @@ def run_merge(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    from rig.report import manifest as manifest_module
+
     folder = Path(args.directory)
     if not folder.is_dir():
         print(f"error: report folder {folder} does not exist", file=sys.stderr)
