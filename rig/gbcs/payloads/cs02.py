@@ -54,12 +54,11 @@ class TrustAnchorCellId:
         # cells key every device's trust anchor table, looked up several times per command: hash
         # the values as ints (an Enum member hashes its name in Python; equal cells, equal
         # hashes), once per object (kept outside the fields: eq, repr and asdict never see it)
-        try:
-            return self.__dict__["_hash"]
-        except KeyError:
+        value = self.__dict__.get("_hash")  # a decoded cell is hashed once: no KeyError raised for it
+        if value is None:
             value = hash((int(self.role), int(self.key_usage), int(self.cell_usage)))
             object.__setattr__(self, "_hash", value)
-            return value
+        return value
 
     def __str__(self) -> str:
         from ..tables import key_usage_label
