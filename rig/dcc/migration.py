@@ -69,8 +69,9 @@ if TYPE_CHECKING:
     from .facade import Dcc
 
 _DER = Encoding.DER
-#: devices per batch: one counter commit and one record commit per batch and attempt round
-BATCH_SIZE = 256
+#: devices per batch: one counter commit and one record commit per batch and attempt round (each
+#: commit an fsync, about 4 ms here: 1,024 devices make it about 8 us per device, 256 made it 30)
+BATCH_SIZE = 1024
 
 #: ``progress(done, total)``: devices concluded (migrated, failed for good, or skipped) so far
 Progress = Callable[[int, int], None]
