@@ -54,11 +54,12 @@ class TrustAnchorCellId:
         # cells key every device's trust anchor table, looked up several times per command: hash
         # the values as ints (an Enum member hashes its name in Python; equal cells, equal
         # hashes), once per object (kept outside the fields: eq, repr and asdict never see it)
-        value = self.__dict__.get("_hash")  # a decoded cell is hashed once: no KeyError raised for it
-        if value is None:
+        try:
+            return self.__dict__["_hash"]
+        except KeyError:
             value = hash((int(self.role), int(self.key_usage), int(self.cell_usage)))
             object.__setattr__(self, "_hash", value)
-        return value
+            return value
 
     def __str__(self) -> str:
         from ..tables import key_usage_label
