@@ -28,7 +28,11 @@ from rig.gbcs import (
 from .vectors import FIXTURE_SAMPLES, read_hex, rtds_files
 
 CORPUS = [read_hex(p) for p in rtds_files("*CS02*/*.HEX")] + [read_hex(p) for p in sorted(FIXTURE_SAMPLES.glob("*.hex"))]
-SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: derandomized like tests/fuzz (a CI failure reproduces, no example database to write) and 200
+#: examples: random inputs past the first few hundred kept finding nothing new, and the
+#: mutated-frame and round-trip properties are fuzzed further in tests/fuzz
+SETTINGS = settings(max_examples=200, derandomize=True, database=None, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
 
 
 def decodes_or_raises_typed(data: bytes) -> None:

@@ -151,3 +151,43 @@ def test_power_cut_at_every_persisting_step(fixture_pki, tmp_path, step_frames, 
     if document == before:  # the device carries on from the old state: the step now completes
         _do(restarted, clock, step_frames, action)
         assert restarted.state.to_json() == after == _document(folder)
+
+
+# ---- the durability policy: fsync only for a store that must outlive the host -----------------
+
+
+def _saves_seen(monkeypatch, store, state):
+    """(hook points reached, fsync calls made) by one ``save``."""
+    import os
+
+    from firmware_emu import store as store_module
+
+    synced, reached = [], []
+    monkeypatch.setattr(store_module.os, "fsync", lambda fd: synced.append(os.fstat(fd).st_mode))
+    store.fault_hook = reached.append
+    store.save(state)
+    return reached, synced
+
+
+@pytest.mark.parametrize("durable", [False, True])
+def test_a_save_reaches_every_write_point_in_order_whatever_the_policy(fixture_pki, tmp_path, monkeypatch, durable):
+    import stat
+
+    from firmware_emu import TrustAnchorStore
+
+    device, _head, _ = new_device(fixture_pki)
+    store = TrustAnchorStore(tmp_path, durable=durable)
+    reached, synced = _saves_seen(monkeypatch, store, device.state)
+    assert tuple(reached) == WRITE_POINTS  # crash tests cut at the same points under both policies
+    assert store.load().to_json() == device.state.to_json()  # written and renamed into place
+    if durable:  # the document, then its folder (the rename)
+        assert [stat.S_ISREG(m) for m in synced] == [True, False] and stat.S_ISDIR(synced[1])
+    else:  # a killed process keeps written pages and the rename: no disk flush
+        assert synced == []
+
+
+def test_devices_made_with_a_state_folder_do_not_flush_the_disk_per_save(fixture_pki, tmp_path, monkeypatch):
+    device, _head, _ = new_device(fixture_pki, state_dir=tmp_path)
+    assert device.store.durable is False
+    _reached, synced = _saves_seen(monkeypatch, device.store, device.state)
+    assert synced == []

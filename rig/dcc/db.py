@@ -202,6 +202,15 @@ class Database:
         with self.transaction() as conn:
             return conn.execute(sql, params)
 
+    def write_many(self, sql: str, rows: list[tuple]) -> sqlite3.Cursor:
+        """``write`` for many parameter rows: one statement, executed per row (inside a
+        transaction it joins it; outside one it is its own ``transaction()``)."""
+        with self._lock:
+            if self._depth:
+                return self._conn.executemany(sql, rows)
+        with self.transaction() as conn:
+            return conn.executemany(sql, rows)
+
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` once the current transaction has committed (now when there is none)."""
         with self._lock:

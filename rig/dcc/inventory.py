@@ -33,6 +33,19 @@ from .tables import AttemptResult, CredentialStatus
 
 #: the largest counter GBCS and DUIS allow (SeqNumber / floor: 0 .. 2^63 - 1)
 MAX_COUNTER = 2**63 - 1
+#: devices per ``IN (...)`` list (SQLite allows 32,766 parameters; a fleet batch is 256)
+_IN_LIMIT = 500
+
+
+
+#: counts an attempt in its model's ``model_stats`` row (the device once, before its first row)
+_COUNT_ATTEMPT = ("INSERT INTO model_stats (model, devices, attempts, successes)"
+                  " SELECT model, NOT EXISTS (SELECT 1 FROM migration_attempts WHERE device_id = ?), 1, ?"
+                  " FROM devices WHERE device_id = ?"
+                  " ON CONFLICT (model) DO UPDATE SET devices = devices + excluded.devices,"
+                  " attempts = attempts + 1, successes = successes + excluded.successes")
+_APPEND_ATTEMPT = ("INSERT INTO migration_attempts (device_id, attempt, counter, result, started_at, finished_at,"
+                   " evidence) VALUES (?, ?, ?, ?, ?, ?, ?)")
 
 
 class InventoryError(LookupError):
@@ -175,6 +188,26 @@ class Inventory:
             self._update(device_id, "credential_status = ?, credential_origin = ?",
                          (CredentialStatus(status).value, CredentialOrigin(origin).value))
 
+    def set_credential_statuses(self, changes: Iterable[tuple[EuiLike, CredentialStatus, CredentialOrigin | None]]) -> None:
+        """``set_credential_status`` for each ``(device, status, origin)`` (origin None: kept), as
+        one batch of writes; every device must be in the inventory (else nothing changes)."""
+        now = self.clock()
+        keep, change = [], []
+        for device_id, status, origin in changes:
+            if origin is None:
+                keep.append((CredentialStatus(status).value, now, eui_text(device_id)))
+            else:
+                change.append((CredentialStatus(status).value, CredentialOrigin(origin).value, now,
+                               eui_text(device_id)))
+        with self.db.transaction() as conn:
+            updated = conn.executemany("UPDATE devices SET credential_status = ?, updated_at = ? WHERE device_id = ?",
+                                       keep).rowcount if keep else 0
+            if change:
+                updated += conn.executemany("UPDATE devices SET credential_status = ?, credential_origin = ?,"
+                                            " updated_at = ? WHERE device_id = ?", change).rowcount
+            if updated != len(keep) + len(change):  # a device_id is the key: one row each, or it is missing
+                raise InventoryError("a device whose credential status was set is not in the inventory")
+
     def set_supplier(self, device_id: EuiLike, supplier_id: EuiLike | None, mpid: str | None = None) -> None:
         """Responsible supplier; ``mpid`` (registration data) is changed only when given."""
         if mpid is None:
@@ -218,31 +251,59 @@ class Inventory:
         ``db.transaction()`` (a batch) the value is durable once that transaction commits: the
         caller sends nothing before then, and ``after_counter_commit`` runs after that commit.
         """
-        key = (eui_text(party), eui_text(device))
+        return self.next_counters(party, (device,))[0]
+
+    def next_counters(self, party: EuiLike, devices: Iterable[EuiLike]) -> list[int]:
+        """``next_counter`` for each of ``devices`` (distinct), in order, in one transaction: one
+        read of their rows and one batch of writes (a fleet batch's counters, committed
+        together before any of its frames leaves)."""
+        party_text = eui_text(party)
+        targets = [(device, eui_text(device)) for device in devices]
+        if len({text for _, text in targets}) != len(targets):
+            raise ValueError("next_counters takes each device once")
         with self.db.transaction() as conn:
-            row = conn.execute("SELECT last_used, floor FROM counters WHERE party = ? AND device = ?", key).fetchone()
-            current = max(row["last_used"], row["floor"]) if row else 0
-            value = current + 1
-            if self.ledger is not None:
-                value = self.ledger.reserve(party, device, above=current)
-            if value > MAX_COUNTER:
-                raise OverflowError(f"counter for {key[0]} -> {key[1]} is exhausted")
-            conn.execute("INSERT INTO counters (party, device, last_used, floor) VALUES (?, ?, ?, 0)"
-                         " ON CONFLICT (party, device) DO UPDATE SET last_used = excluded.last_used", (*key, value))
+            rows = {}
+            for first in range(0, len(targets), _IN_LIMIT):
+                chunk = [text for _, text in targets[first:first + _IN_LIMIT]]
+                rows.update((row["device"], row) for row in conn.execute(
+                    "SELECT device, last_used, floor FROM counters WHERE party = ? AND device IN"
+                    f" ({', '.join('?' * len(chunk))})", (party_text, *chunk)))
+            values, writes = [], []
+            for device, text in targets:
+                row = rows.get(text)
+                current = max(row["last_used"], row["floor"]) if row else 0
+                value = current + 1
+                if self.ledger is not None:
+                    value = self.ledger.reserve(party, device, above=current)
+                if value > MAX_COUNTER:
+                    raise OverflowError(f"counter for {party_text} -> {text} is exhausted")
+                values.append(value)
+                writes.append((party_text, text, value))
+            conn.executemany("INSERT INTO counters (party, device, last_used, floor) VALUES (?, ?, ?, 0)"
+                             " ON CONFLICT (party, device) DO UPDATE SET last_used = excluded.last_used", writes)
             hook = self.after_counter_commit
             if hook is not None:
-                self.db.after_commit(lambda: hook(eui(party), eui(device), value))
-        return value
+                for (device, _), value in zip(targets, values, strict=True):
+                    self.db.after_commit(lambda device=device, value=value: hook(eui(party), eui(device), value))
+        return values
 
     def raise_floor(self, party: EuiLike, device: EuiLike, floor: int) -> None:
         """Never hand out a counter at or below ``floor`` (e.g. a device's CS02a currentSeqNumber)."""
-        if not 0 <= floor <= MAX_COUNTER:
-            raise ValueError(f"floor {floor} out of range")
+        self.raise_floors(party, ((device, floor),))
+
+    def raise_floors(self, party: EuiLike, floors: Iterable[tuple[EuiLike, int]]) -> None:
+        """``raise_floor`` for each ``(device, floor)``, as one batch of writes."""
+        floors = list(floors)
+        for _, floor in floors:
+            if not 0 <= floor <= MAX_COUNTER:
+                raise ValueError(f"floor {floor} out of range")
         if self.ledger is not None:
-            self.ledger.raise_floor(party, device, floor)
-        self.db.write("INSERT INTO counters (party, device, last_used, floor) VALUES (?, ?, 0, ?)"
-                      " ON CONFLICT (party, device) DO UPDATE SET floor = max(floor, excluded.floor)",
-                      (eui_text(party), eui_text(device), floor))
+            for device, floor in floors:
+                self.ledger.raise_floor(party, device, floor)
+        party_text = eui_text(party)
+        self.db.write_many("INSERT INTO counters (party, device, last_used, floor) VALUES (?, ?, 0, ?)"
+                           " ON CONFLICT (party, device) DO UPDATE SET floor = max(floor, excluded.floor)",
+                           [(party_text, eui_text(device), floor) for device, floor in floors])
 
     def counter_state(self, party: EuiLike, device: EuiLike) -> tuple[int, int]:
         """(last used, floor); (0, 0) for a pair never used."""
@@ -268,21 +329,21 @@ class Inventory:
         the appended row (a device counts once, on its first attempt: one indexed lookup); no
         earlier attempt is read.
         """
+        stats, rows = [], []
+        for record in records:
+            device = eui_text(record.device_id)
+            result = AttemptResult(record.result).value
+            stats.append((device, int(result == AttemptResult.SUCCESS.value), device))
+            rows.append((device, record.attempt, record.counter, result, record.started_at, record.finished_at,
+                         json.dumps(record.evidence, sort_keys=True)))
         with self.db.transaction() as conn:
-            for record in records:
-                device = eui_text(record.device_id)
-                result = AttemptResult(record.result).value
-                conn.execute(
-                    "INSERT INTO model_stats (model, devices, attempts, successes)"
-                    " SELECT model, NOT EXISTS (SELECT 1 FROM migration_attempts WHERE device_id = ?), 1, ?"
-                    " FROM devices WHERE device_id = ?"
-                    " ON CONFLICT (model) DO UPDATE SET devices = devices + excluded.devices,"
-                    " attempts = attempts + 1, successes = successes + excluded.successes",
-                    (device, int(result == AttemptResult.SUCCESS.value), device))
-                conn.execute("INSERT INTO migration_attempts (device_id, attempt, counter, result, started_at,"
-                             " finished_at, evidence) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                             (device, record.attempt, record.counter, result, record.started_at, record.finished_at,
-                              json.dumps(record.evidence, sort_keys=True)))
+            if len({row[0] for row in rows}) == len(rows):  # each device once (a fleet batch): two batches
+                conn.executemany(_COUNT_ATTEMPT, stats)
+                conn.executemany(_APPEND_ATTEMPT, rows)
+            else:  # a device's first attempt is counted before its second is appended
+                for stat, row in zip(stats, rows, strict=True):
+                    conn.execute(_COUNT_ATTEMPT, stat)
+                    conn.execute(_APPEND_ATTEMPT, row)
 
     def model_stats(self, model: str) -> tuple[int, int, int]:
         """(devices attempted, attempts, successes) of ``model``; zeros when never attempted."""

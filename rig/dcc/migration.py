@@ -69,8 +69,9 @@ if TYPE_CHECKING:
     from .facade import Dcc
 
 _DER = Encoding.DER
-#: devices per batch: one counter commit and one record commit per batch and attempt round
-BATCH_SIZE = 256
+#: devices per batch: one counter commit and one record commit per batch and attempt round (each
+#: commit an fsync, about 4 ms here: 1,024 devices make it about 8 us per device, 256 made it 30)
+BATCH_SIZE = 1024
 
 #: ``progress(done, total)``: devices concluded (migrated, failed for good, or skipped) so far
 Progress = Callable[[int, int], None]
@@ -175,11 +176,8 @@ def _attempt_batch(dcc: Dcc, plan: _Plan, jobs: Sequence[_Job], number: int, pol
     """One attempt for each job: counters committed, frames exchanged, results recorded."""
     inventory = dcc.inventory
     with inventory.db.transaction():  # every counter of the batch durable before any frame leaves
-        counters = []
-        for job in jobs:
-            counter = inventory.next_counter(plan.tcos, job.device_id)
-            inventory.raise_floor(plan.ecos, job.device_id, counter)
-            counters.append(counter)
+        counters = inventory.next_counters(plan.tcos, [job.device_id for job in jobs])
+        inventory.raise_floors(plan.ecos, [(job.device_id, counter) for job, counter in zip(jobs, counters, strict=True)])
     records: list[AttemptRecord] = []
     done: list[_Job] = []
     try:
@@ -199,11 +197,9 @@ def _record(inventory: Inventory, records: Sequence[AttemptRecord], jobs: Sequen
         return
     with inventory.db.transaction():
         inventory.record_attempts(records)
-        for job in jobs:
-            if job.status is CredentialStatus.ECOS:
-                inventory.set_credential_status(job.device_id, job.status, origin=CredentialOrigin.MIGRATED)
-            else:
-                inventory.set_credential_status(job.device_id, job.status)
+        inventory.set_credential_statuses(
+            (job.device_id, job.status, CredentialOrigin.MIGRATED if job.status is CredentialStatus.ECOS else None)
+            for job in jobs)
         for model in dict.fromkeys(job.device.model for job in jobs):
             _update_verdict(inventory, model)
 

@@ -24,7 +24,21 @@ def cell_statuses(outcome: ExecutionOutcome | None) -> tuple[str, ...]:
     """``cell=status`` per replacement outcome, for evidence."""
     if outcome is None:
         return ()
-    return tuple(f"{o.cell}={StatusCode(o.status).name}" for o in outcome.outcomes)
+    return tuple(_cell_status(o.cell, o.status) for o in outcome.outcomes)
+
+
+def _cell_status(cell, status: int) -> str:
+    """``cell=status`` text, made once per (cell, status): a fleet's answers repeat a handful."""
+    key = (cell, status)
+    text = _CELL_STATUS.get(key)
+    if text is None:
+        text = f"{cell}={StatusCode(status).name}"
+        if len(_CELL_STATUS) < 4096:  # bounded: a fuzzer's odd cells and codes are not all kept
+            _CELL_STATUS[key] = text
+    return text
+
+
+_CELL_STATUS: dict[tuple, str] = {}
 
 
 @dataclass(frozen=True)
