@@ -47,6 +47,15 @@ class HubLink:
     def poll(self) -> list[bytes]:
         return self.hub.poll()
 
+    @property
+    def settled(self) -> bool:
+        """No device on the hub (nor the hub's own) holds output back: every frame they
+        produced for what was sent is queued already (``EmulatedTransport.until_processed``).
+        A device that holds its answers back (a slow profile) or has future-dated commands
+        outstanding keeps the link unsettled, and so every wait to its deadline."""
+        devices = [self.hub.chf, self.hub.gpf, *self.hub._routes.values()]
+        return not any(getattr(device, "outstanding", True) for device in devices)
+
 
 def _open_emulated(session: RigSession) -> tuple[Transport, None]:
     session.provision()
