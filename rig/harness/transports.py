@@ -156,13 +156,15 @@ def _open_labgrid(session: RigSession) -> tuple[Transport, None]:
 
 
 def _zigbee_backend(session: RigSession) -> tuple[object, Callable[[], None] | None]:
-    from rig.transport.zigbee import EmulatedRadio, node_for
+    from rig.transport.zigbee import SLEEPY_DEVICE_TYPES, EmulatedRadio, node_for
+    from rig.transport.zigbee.emulated import IN_PROCESS_POLL_INTERVAL
 
     spec = session.spec.transport
     if spec.backend is ZigbeeBackend.EMULATED:
         session.provision()
         session.transport_resolved = {"kind": "zigbee", "backend": "emulated", "in_process": True}
-        return EmulatedRadio([node_for(session.device_type, session.device_id, session.device)]), None
+        sleepy = {"poll_interval": IN_PROCESS_POLL_INTERVAL} if session.device_type in SLEEPY_DEVICE_TYPES else {}
+        return EmulatedRadio([node_for(session.device_type, session.device_id, session.device, **sleepy)]), None
     from rig.transport.zigbee.ezsp import EzspBackend
 
     device, stop = _endpoint(session, "zigbee")
