@@ -17,8 +17,11 @@ EMULATED = PROJECT / "hw_configs" / "emulated.toml"
 
 
 def plugin_args() -> list[str]:
+    """The rig plugin for an inner run, and not hypothesis's: the inner runs use no hypothesis,
+    and its terminal summary imports all of it again in each (pytester restores ``sys.modules``
+    after every in-process run), well over a second of CPU a run."""
     loaded = any(ep.name == "rig" for ep in importlib.metadata.entry_points(group="pytest11"))
-    return [] if loaded else ["-p", "rig.pytest_plugin"]
+    return ["-p", "no:hypothesispytest", *([] if loaded else ["-p", "rig.pytest_plugin"])]
 
 
 def run(pytester: pytest.Pytester, source: str, *args: str, config=EMULATED):
