@@ -35,6 +35,34 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
         option.numprocesses = workers()
 
 
+#: node id prefix -> group: a group's tests run one after the other on one xdist worker, as they
+#: share a module-scoped fixture too costly to build on every worker (the labgrid lab: a
+#: coordinator, an exporter, emulators; the two whole proves over one served meter)
+GROUPS = {
+    "tests/test_labgrid.py::TestLab::": "labgrid lab",
+    "tests/test_ledger.py::test_a_second_run_on_a_stateful_meter_": "ledger two_runs",
+    "tests/test_ledger.py::test_the_second_run_is_not_proven_": "ledger two_runs",
+}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``--dist load`` (what ``pytest`` alone gets), except that each of ``GROUPS`` is one unit
+    of work, scheduled first (the largest units: they must not be the run's tail). Every other
+    test is a unit of its own, and a worker is given two at a time, so the work stays balanced.
+    (pytest-xdist's ``--dist loadgroup`` would do this from ``xdist_group`` marks, but on pytest 9
+    it groups nothing: it renames node ids, which pytest 9 no longer lets it do.)"""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupedLoadScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return next((group for prefix, group in GROUPS.items() if nodeid.startswith(prefix)), nodeid)
+
+    return GroupedLoadScheduling(config, log)
+
+
 def workers(cores: int | None = None) -> int:
     """Two workers per core, at most cores + 4: most of the suite waits on links and emulator
     processes, not on the CPU (on 2 cores: 123 s with 4 workers, 176-193 s with 2)."""

@@ -17,8 +17,12 @@ EMULATED = PROJECT / "hw_configs" / "emulated.toml"
 
 
 def plugin_args() -> list[str]:
+    """The rig plugin for an inner run, and neither hypothesis's nor labgrid's: the inner runs use
+    neither, and pytester restores ``sys.modules`` after every in-process run, so each would import
+    (and assertion-rewrite) all of hypothesis (its terminal summary) or labgrid again, over a
+    second of CPU a run."""
     loaded = any(ep.name == "rig" for ep in importlib.metadata.entry_points(group="pytest11"))
-    return [] if loaded else ["-p", "rig.pytest_plugin"]
+    return ["-p", "no:hypothesispytest", "-p", "no:labgrid", *([] if loaded else ["-p", "rig.pytest_plugin"])]
 
 
 def run(pytester: pytest.Pytester, source: str, *args: str, config=EMULATED):

@@ -192,3 +192,51 @@ def test_a_spawned_emulator_signals_only_when_asked(monkeypatch):
                 except TransportTimeout:
                     seen[asked] = False
     assert seen == {False: False, True: True}
+
+
+# -- in-process: the device has processed a frame when ``send`` returns ----------------------------------
+
+
+def _in_process(tmp_path, profile: str = "default") -> RigSession:
+    return RigSession(_spec("solo", f'{{ kind = "emulated", profile = "{profile}" }}'), run_dir=tmp_path).open()
+
+
+def test_in_process_a_probe_wait_ends_once_the_device_processed_it_with_its_alert_received(tmp_path):
+    """Inside ``until_processed`` the wait for an answer that must not come ends at once (here
+    against a 30 s deadline), and the device's verified alert for the probe is in by then."""
+    from rig.scenarios import device, steps
+
+    session = _in_process(tmp_path)
+    try:
+        steps.ensure_state(session, "tcos")
+        message, signer = steps.change_of_supplier_command(session)
+        probe = device._forged_signature(session, steps.seal_command(session, message, signer))
+        start = time.monotonic()
+        with session.until_processed():
+            exchange = session.exchange(probe, timeout=30.0, alert_window=30.0)
+        assert time.monotonic() - start < 5.0  # ended by the device being done, not by the deadline
+        assert exchange.response is None
+        verified, rejected = steps._alerts_from_device(session, exchange)
+        assert verified == [0x8F3D] and rejected == []
+        # outside, the same wait runs to its deadline
+        start = time.monotonic()
+        session.exchange(probe, timeout=0.3)
+        assert time.monotonic() - start >= 0.3
+    finally:
+        session.close()
+
+
+def test_in_process_a_device_that_holds_its_answer_back_keeps_the_wait(tmp_path):
+    """A model that answers late (the ``slow`` profile) holds output back: the link is not
+    settled and the wait inside ``until_processed`` runs until the held answer arrives."""
+    from rig.scenarios import steps
+
+    session = _in_process(tmp_path, profile="slow")
+    try:
+        message, signer = steps.change_of_supplier_command(session)
+        frame = steps.seal_command(session, message, signer)
+        with session.until_processed():
+            exchange = session.exchange(frame, timeout=30.0)
+        assert exchange.response is not None and exchange.latency >= 1.0
+    finally:
+        session.close()

@@ -226,7 +226,7 @@ NEGATIVE = "read_back or forged or bad_mac or wrong_recipient or truncated or ov
 PROBES_WITH_ALERTS = ("forged-signature", "bad-mac", "truncated-frame", "oversized-length", "replayed-counter")
 
 
-def _relay_config(tmp_path: Path, url: str) -> Path:
+def _relay_config(tmp_path: Path, url: str, *, response: float = 1.0) -> Path:
     return _config(tmp_path, f"""
 [rigs.relayed]
 device = "ESME"
@@ -237,7 +237,7 @@ device_id = "7E570D00000000A0"
 features = ["cs02b", "future_dated", "processed_signal"]
 credentials = {{ pki = "{FIXTURE_PKI}" }}
 transport = {{ kind = "serial", url = "{url}", framing = "length-prefixed", inter_byte_timeout = 0.05 }}
-""")
+""", response=response)
 
 
 @pytest.fixture
@@ -264,7 +264,10 @@ def test_a_link_that_drops_the_probes_proves_nothing(tmp_path, capsys, monkeypat
 
     monkeypatch.setattr(steps, "send_probe", dropped)
     report = tmp_path / "proof"
-    assert main(["prove", "--config", str(_relay_config(tmp_path, relay.url)), "--report", str(report),
+    # a dropped probe is waited out to the response timeout (nothing can arrive, so no signal
+    # either): a shorter one than the relay's other test, still ample for the emulator's answers
+    config = _relay_config(tmp_path, relay.url, response=0.5)
+    assert main(["prove", "--config", str(config), "--report", str(report),
                  "-k", NEGATIVE]) == 3
     out = capsys.readouterr().out
     assert relay.dropped > 0

@@ -126,10 +126,12 @@ class RigSession:
 
     @contextlib.contextmanager
     def until_processed(self) -> Iterator[None]:
-        """Inside: a wait for a frame that has not come ends once the emulator signals the last
-        frame sent processed (nothing more can come for it); elsewhere, or on any other link,
+        """Inside: a wait for a frame that has not come ends once the last frame sent is known
+        processed (nothing more can come for it): at the emulator's processed signal over a
+        link to it, or at once in-process, where ``send`` returns after the device processed
+        the frame and queued all it produced (while it holds nothing back). On any other link
         waits run to their deadlines as configured."""
-        if isinstance(self.transport, ProcessedSignalLink):
+        if isinstance(self.transport, ProcessedSignalLink) or type(self.transport) is EmulatedTransport:
             with self.transport.until_processed():
                 yield
         else:

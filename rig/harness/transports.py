@@ -47,6 +47,15 @@ class HubLink:
     def poll(self) -> list[bytes]:
         return self.hub.poll()
 
+    @property
+    def settled(self) -> bool:
+        """No device on the hub (nor the hub's own) holds output back: every frame they
+        produced for what was sent is queued already (``EmulatedTransport.until_processed``).
+        A device that holds its answers back (a slow profile) or has future-dated commands
+        outstanding keeps the link unsettled, and so every wait to its deadline."""
+        devices = [self.hub.chf, self.hub.gpf, *self.hub._routes.values()]
+        return not any(getattr(device, "outstanding", True) for device in devices)
+
 
 def _open_emulated(session: RigSession) -> tuple[Transport, None]:
     session.provision()
@@ -147,13 +156,15 @@ def _open_labgrid(session: RigSession) -> tuple[Transport, None]:
 
 
 def _zigbee_backend(session: RigSession) -> tuple[object, Callable[[], None] | None]:
-    from rig.transport.zigbee import EmulatedRadio, node_for
+    from rig.transport.zigbee import SLEEPY_DEVICE_TYPES, EmulatedRadio, node_for
+    from rig.transport.zigbee.emulated import IN_PROCESS_POLL_INTERVAL
 
     spec = session.spec.transport
     if spec.backend is ZigbeeBackend.EMULATED:
         session.provision()
         session.transport_resolved = {"kind": "zigbee", "backend": "emulated", "in_process": True}
-        return EmulatedRadio([node_for(session.device_type, session.device_id, session.device)]), None
+        sleepy = {"poll_interval": IN_PROCESS_POLL_INTERVAL} if session.device_type in SLEEPY_DEVICE_TYPES else {}
+        return EmulatedRadio([node_for(session.device_type, session.device_id, session.device, **sleepy)]), None
     from rig.transport.zigbee.ezsp import EzspBackend
 
     device, stop = _endpoint(session, "zigbee")

@@ -289,3 +289,33 @@ def test_a_mailbox_frame_is_queued_then_collected():
         assert link.delivery_of(command).status == "queued" and not link.delivery_of(command).delivered
         radio.inject(GSME.device_id, TransferData(response.command.tunnel_id, encode_tunnel_payload(Get())), C2S)
         assert link.delivery_of(command).status == "collected" and link.delivery_of(command).delivered
+
+
+def test_only_the_in_process_radio_shortens_the_bridges_service_interval(tmp_path):
+    """A real radio's backend (here a scripted one, like EZSP, declaring nothing) keeps the
+    bridge's own interval between services; the in-process radio asks for a shorter one, and a
+    rig session's emulated GSME polls its mailbox more often than the radio's default."""
+    from rig.config import parse_config
+    from rig.harness.session import RigSession
+    from rig.transport.base import QueueTransport
+    from rig.transport.zigbee.emulated import IN_PROCESS_POLL_INTERVAL
+
+    from ..vectors import FIXTURE_PKI
+
+    assert ZigbeeBridgeTransport(ScriptedRadio()).service_interval == QueueTransport.service_interval
+    assert ZigbeeBridgeTransport(EmulatedRadio()).service_interval == EmulatedRadio.service_interval
+    assert EmulatedRadio.service_interval < QueueTransport.service_interval
+    config = parse_config(f"""
+[rigs.gsme]
+device = "GSME"
+device_id = "7E570D00000000A1"
+credentials = {{ pki = "{FIXTURE_PKI.as_posix()}" }}
+transport = {{ kind = "zigbee", backend = "emulated", eui64 = "7E570D00000000A1" }}
+""")
+    session = RigSession(config.rigs["gsme"], run_dir=tmp_path).open()
+    try:
+        (node,) = session.transport.backend.nodes.values()
+        assert isinstance(node, SleepyNode) and node.poll_interval == IN_PROCESS_POLL_INTERVAL
+        assert SleepyNode(GSME.device_id, GSME).poll_interval > IN_PROCESS_POLL_INTERVAL  # the radio's default
+    finally:
+        session.close()

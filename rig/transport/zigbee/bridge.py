@@ -129,6 +129,8 @@ class ZigbeeBridgeTransport(LinkTransport):
                  name: str | None = None, meter: bytes | None = None):
         super().__init__()
         self.backend = backend
+        # a backend may ask to be serviced more often (the in-process radio); a real radio's does not
+        self.service_interval = getattr(backend, "service_interval", self.service_interval)
         self.wire = backend.wire  # byte-level fault taps live on the radio, when it has them
         self.name = name or f"zigbee:{backend.local_eui64.hex().upper()}"
         self.sleepy = {bytes(eui) for eui in sleepy}

@@ -277,8 +277,18 @@ class SleepyNode(EmulatedNode):
                 self._requested_at = None
 
 
+#: how often a sleepy node behind the rig's in-process radio polls its mailbox (``node_for`` for
+#: a rig session): the mailbox latency of every exchange with an emulated GSME
+IN_PROCESS_POLL_INTERVAL = 0.005
+
+
 class EmulatedRadio(RadioBackend):
     """In-process radio joining the rig (the hub side) to emulated nodes; see the module docstring."""
+
+    #: the longest a bridge waits between two ``service`` calls over this radio: the air is this
+    #: process, so a short wait costs only a little CPU, and every tunnel step and mailbox poll
+    #: waits for the next call (a real radio's backend keeps the bridge's own interval)
+    service_interval = 0.002
 
     def __init__(self, nodes: Iterable[EmulatedNode] = (), *, local_eui64: bytes = DEFAULT_HUB_EUI64,
                  clock: Callable[[], float] = time.monotonic):
