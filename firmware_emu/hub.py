@@ -56,6 +56,19 @@ class CommsHub:
         self.chf.save()
         return entry
 
+    def route(self, device: Endpoint) -> None:
+        """Route frames for ``device`` by its entity id without adding it to the device log (a
+        restarted hub's log is its own persisted state; the route is the HAN's)."""
+        self._routes[device.entity_id] = device
+
+    @property
+    def outstanding(self) -> bool:
+        """Some endpoint on the hub holds output back (a held answer, a future-dated command):
+        what was sent has not produced all it will yet. Asks only the endpoints ``poll`` asks,
+        which include every one with output outstanding (those that cannot say count as
+        outstanding)."""
+        return any(getattr(endpoint, "outstanding", True) for endpoint in list(self._active.values()))
+
     def leave(self, entity_id: bytes) -> None:
         self.device_log.pop(entity_id, None)
         self._routes.pop(entity_id, None)

@@ -70,9 +70,27 @@ def test_a_device_routed_directly_is_polled(fixture_pki):
     head.send(head.seal(head.migration(), "tcos"))
     when = clock.now() + dt.timedelta(hours=1)
     head.send(head.seal(head.change_of_supplier(when=when), "ecos"))
-    hub._routes[device.entity_id] = device
+    hub.route(device)
     clock.set(when)
     [alert] = hub.poll()
     assert decode(alert).payload.alert_code == 0x8F66
     hub.leave(device.entity_id)
     assert hub.poll() == [] and id(device) not in hub._active
+
+
+def test_the_hub_is_outstanding_while_a_device_on_it_holds_output_back(fixture_pki):
+    """``outstanding`` is what ends the rig's in-process silence waits early: a future-dated
+    command held by a device keeps the hub outstanding until it has run and its alert is out."""
+    device, head, clock = new_device(fixture_pki)
+    hub = CommsHub(create_device("CHF", pki=fixture_pki, clock=clock))
+    hub.join(device)
+    hub.poll()
+    assert not hub.outstanding  # joined, nothing held
+    head.send(head.seal(head.migration(), "tcos"))
+    when = clock.now() + dt.timedelta(hours=1)
+    head.send(head.seal(head.change_of_supplier(when=when), "ecos"))
+    assert hub.outstanding  # the future-dated change of supplier is held
+    clock.set(when)
+    [alert] = hub.poll()
+    assert decode(alert).payload.alert_code == 0x8F66
+    assert not hub.outstanding

@@ -334,7 +334,8 @@ def _run_scenarios(args: argparse.Namespace, report_dir: Path, options: dict, ch
     pytest_args = ["-c", str(ini), "--rootdir", str(report_dir), "--pyargs", "rig.scenarios",
                    "--rig-config", str(Path(options["config"]).absolute()), "--rig-mode", options["mode"],
                    "--rig-log-dir", str(report_dir.absolute()), "--rig-capture", "all",
-                   "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:logging"]
+                   "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:logging",
+                   "-p", "no:labgrid"]  # labgrid's pytest plugin: unused (rig.transport.labgrid), ~1 s to load
     if not _plugin_loaded_by_entry_point():
         pytest_args += ["-p", "rig.pytest_plugin"]
     for rig_id in options["rigs"]:

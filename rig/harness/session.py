@@ -276,7 +276,7 @@ class RigSession:
             if fresh:
                 self.hub.join(self.device)
             else:  # the hub's device log is its own persisted state; the route is the HAN's
-                self.hub._routes[self.device.entity_id] = self.device
+                self.hub.route(self.device)
 
     def reset(self, *, cos_party: str = "tcos", profile: str | None = None) -> None:
         """Back to a factory-fresh device (in-process emulated rigs only)."""

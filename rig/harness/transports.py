@@ -53,8 +53,7 @@ class HubLink:
         produced for what was sent is queued already (``EmulatedTransport.until_processed``).
         A device that holds its answers back (a slow profile) or has future-dated commands
         outstanding keeps the link unsettled, and so every wait to its deadline."""
-        devices = [self.hub.chf, self.hub.gpf, *self.hub._routes.values()]
-        return not any(getattr(device, "outstanding", True) for device in devices)
+        return not self.hub.outstanding
 
 
 def _open_emulated(session: RigSession) -> tuple[Transport, None]:
