@@ -230,9 +230,11 @@ def test_version_names_the_release():
     assert done.returncode == 0 and done.stdout.startswith("gbcs-rig "), done.stdout
 
 
-def test_the_installed_console_script_is_the_same_command():
+def test_the_installed_console_script_is_the_same_command(tmp_path):
     """The ``gbcs-rig`` script the installation put next to this interpreter (pyproject's
-    ``[project.scripts]``), as a person types it."""
+    ``[project.scripts]``), as a person types it. Both run outside the checkout, so both import
+    the package this environment has installed (a checkout's revision is named only when the
+    checkout itself is imported, as an editable install does)."""
     script = Path(sys.executable).with_name("gbcs-rig")
     if not script.exists():
         pytest.skip(f"no gbcs-rig script next to {sys.executable} (not installed into this environment)")
@@ -240,8 +242,8 @@ def test_the_installed_console_script_is_the_same_command():
                           stdin=subprocess.DEVNULL)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert _one_clear_line(done, "decode error") and done.stdout == ""
-    assert subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60).stdout == \
-        gbcs_rig_interpreter("--version").stdout
+    assert subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path).stdout == gbcs_rig_interpreter("--version", cwd=tmp_path).stdout
 
 
 def test_debug_shows_the_traceback_for_a_bug_report():
