@@ -10,6 +10,7 @@ from rig import pki as pki_module
 from rig.crypto import KeyStore
 from rig.samples import read_samples
 
+from .cli_zygote import Zygote
 from .vectors import FIXTURE_PKI, FIXTURE_SAMPLES, PROJECT, RTDS_ABSENT, RTDS_KEYSTORE
 
 pytest_plugins = ["pytester"]
@@ -114,3 +115,18 @@ def _private_state_dir(tmp_path_factory):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+# -- gbcs-rig as real processes, forked from one pre-imported interpreter (tests/cli_zygote.py) --
+
+@pytest.fixture(scope="module")
+def zygote():
+    """One zygote per test module (and xdist worker)."""
+    with Zygote() as forks:
+        yield forks
+
+
+@pytest.fixture
+def gbcs_rig(zygote):
+    """``gbcs-rig ARGS`` as a process forked from the zygote, in the checkout unless ``cwd`` says."""
+    return zygote.runner(PROJECT)

@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from .cli_zygote import Zygote
-
 PROJECT = Path(__file__).resolve().parents[1]
 SAMPLE = PROJECT / "fixtures" / "samples" / "CS02bSupplierByTransCoS_IMMEDIATE_SUCCESS_COMMAND.hex"
 
@@ -26,19 +24,6 @@ def gbcs_rig_interpreter(*args: str, cwd: Path | None = None, timeout: float = 6
     """``gbcs-rig ARGS`` in a fresh interpreter, the entry point as a person runs it."""
     return subprocess.run([sys.executable, "-m", "rig.cli.main", *args], cwd=cwd or PROJECT, capture_output=True,
                           text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-
-
-@pytest.fixture(scope="module")
-def zygote():
-    """One zygote per test module (and xdist worker)."""
-    with Zygote() as forks:
-        yield forks
-
-
-@pytest.fixture
-def gbcs_rig(zygote):
-    """``gbcs-rig ARGS`` as a process forked from the zygote, in the checkout unless ``cwd`` says."""
-    return zygote.runner(PROJECT)
 
 
 def _one_clear_line(done: subprocess.CompletedProcess, *expected: str) -> str:

@@ -11,24 +11,10 @@ from rig import discovery
 from rig.cli.main import main
 from rig.scenarios.catalogue import CATALOGUE, catalogue_version
 
-from .cli_zygote import Zygote
 from .test_discovery import FakeBackend, bench
 from .vectors import PROJECT
 
 EMULATED = PROJECT / "hw_configs" / "emulated.toml"
-
-
-@pytest.fixture(scope="module")
-def zygote():
-    """One zygote per test module (and xdist worker)."""
-    with Zygote() as forks:
-        yield forks
-
-
-@pytest.fixture
-def gbcs_rig(zygote):
-    """``gbcs-rig ARGS`` as a process forked from the zygote, in the checkout unless ``cwd`` says."""
-    return zygote.runner(PROJECT)
 
 
 def test_prove_list_names_every_scenario_with_its_title_kind_devices_and_features(capsys):

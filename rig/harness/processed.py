@@ -17,13 +17,11 @@ reach the rig's frame log, the journal or a predicate.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections import deque
-from collections.abc import Iterator
 
 from rig.transport import Frame, Transport, TransportTimeout
-from rig.transport.base import Predicate
+from rig.transport.base import Predicate, ProcessedScope
 from rig.transport.serve import frame_digest, parse_processed_signal
 
 #: the hw_config feature that declares the far end a ``gbcs-rig emulate`` started with the
@@ -35,7 +33,7 @@ def _is_signal(frame: Frame) -> bool:
     return parse_processed_signal(frame.data) is not None
 
 
-class ProcessedSignalLink(Transport):
+class ProcessedSignalLink(ProcessedScope, Transport):
     """A link to ``gbcs-rig emulate`` that reads its processed signals and hides them.
 
     Every frame sent is remembered (by digest) until a signal names it; a signal names the
@@ -50,7 +48,6 @@ class ProcessedSignalLink(Transport):
         self.inner = inner
         self.name = getattr(inner, "name", type(inner).__name__)
         self._outstanding: deque[bytes] = deque()
-        self._until_processed = 0
         self.signals = 0
         inner.log.subscribe(self._log_frame)
 
@@ -82,15 +79,6 @@ class ProcessedSignalLink(Transport):
     def processed(self) -> bool:
         """Every frame sent has been signalled processed."""
         return not self._outstanding
-
-    @contextlib.contextmanager
-    def until_processed(self) -> Iterator[None]:
-        """Waits inside end when the last frame sent is signalled processed."""
-        self._until_processed += 1
-        try:
-            yield
-        finally:
-            self._until_processed -= 1
 
     def recv(self, predicate: Predicate | None, deadline: float) -> Frame:
         def wanted(frame: Frame) -> bool:

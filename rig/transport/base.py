@@ -9,6 +9,7 @@ frame the predicate accepts, waiting at most until ``deadline`` (an absolute
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
 import threading
@@ -169,6 +170,23 @@ class Transport(ABC):
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class ProcessedScope:
+    """A link that can tell when the last frame sent has been processed by the far end (the
+    emulator's processed signal, an in-process device): ``recv`` ends early only inside
+    ``until_processed``; outside it every wait runs to its deadline."""
+
+    _until_processed = 0
+
+    @contextlib.contextmanager
+    def until_processed(self) -> Iterator[None]:
+        """Waits inside may end once the last frame sent is known processed."""
+        self._until_processed += 1
+        try:
+            yield
+        finally:
+            self._until_processed -= 1
 
 
 class QueueTransport(Transport):

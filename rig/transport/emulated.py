@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Iterator
 
 from firmware_emu.endpoint import Endpoint
 
-from .base import Frame, Predicate, QueueTransport
+from .base import Frame, Predicate, ProcessedScope, QueueTransport
 
 
-class EmulatedTransport(QueueTransport):
+class EmulatedTransport(ProcessedScope, QueueTransport):
     """``send`` hands the frame to the endpoint; its replies and polled alerts are received.
 
     The in-process analogue of the emulator's processed signal (``rig.harness.processed``):
@@ -29,7 +27,6 @@ class EmulatedTransport(QueueTransport):
         super().__init__()
         self.endpoint = endpoint
         self.name = name
-        self._until_processed = 0
 
     def _send(self, frame: bytes) -> None:
         for reply in self.endpoint.receive(frame):
@@ -48,15 +45,6 @@ class EmulatedTransport(QueueTransport):
             return bool(settled)
         outstanding = getattr(self.endpoint, "outstanding", None)
         return outstanding is not None and not outstanding
-
-    @contextlib.contextmanager
-    def until_processed(self) -> Iterator[None]:
-        """Waits inside end once nothing the endpoint produced is still to come."""
-        self._until_processed += 1
-        try:
-            yield
-        finally:
-            self._until_processed -= 1
 
     def recv(self, predicate: Predicate | None, deadline: float) -> Frame:
         if self._until_processed and self.settled:
