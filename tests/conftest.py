@@ -65,8 +65,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
 
 
 def workers(cores: int | None = None) -> int:
-    """Two workers per core, at most cores + 4: most of the suite waits on links and emulator
-    processes, not on the CPU (on 2 cores: 123 s with 4 workers, 176-193 s with 2)."""
+    """Two workers per core, at most cores + 4: part of the suite waits on links and emulator
+    processes, not on the CPU (on 2 cores, one machine, load 4-6: 207 s with 4 workers, 304 s
+    with 3, 265 s with 2)."""
     cores = cores or os.cpu_count() or 1
     return min(2 * cores, cores + 4)
 
