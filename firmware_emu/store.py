@@ -13,8 +13,8 @@ written pages and the rename. Surviving the death of the *host* (kernel crash, t
 own power cut) needs the file fsynced before the rename and the folder after it; that costs a
 disk flush per save (about 1.2 s of an in-process ``gbcs-rig prove``'s 8 s), paid for nothing
 by in-process devices whose DCC side and test run die with the host anyway. So a store fsyncs
-only when asked to be ``durable``: a served emulator whose ``--state`` folder must outlive the
-host (the CLI passes ``durable=True`` there). Without it, the "fsync" and "dir-fsync" points
+only when asked to be ``durable`` (for a state folder that must outlive the host; nothing in
+the project asks for one yet: ``gbcs-rig emulate`` keeps its meter's state in memory). Without it, the "fsync" and "dir-fsync" points
 are still reached (and hooked) where the flushes would be, so a crash test means the same
 thing under both policies.
 """

@@ -33,10 +33,8 @@ from .tables import AttemptResult, CredentialStatus
 
 #: the largest counter GBCS and DUIS allow (SeqNumber / floor: 0 .. 2^63 - 1)
 MAX_COUNTER = 2**63 - 1
-#: devices per ``IN (...)`` list (SQLite allows 32,766 parameters; a fleet batch is 256)
+#: devices per ``IN (...)`` list (SQLite allows 32,766 parameters; a fleet batch is 1,024)
 _IN_LIMIT = 500
-
-
 
 #: counts an attempt in its model's ``model_stats`` row (the device once, before its first row)
 _COUNT_ATTEMPT = ("INSERT INTO model_stats (model, devices, attempts, successes)"
