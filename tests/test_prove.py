@@ -92,8 +92,11 @@ def test_a_non_migratable_model_is_named_with_its_failing_scenario(tmp_path, cap
     assert records["migration"]["outcome"] == "failed"
 
 
-def _sent_counters(records) -> dict[tuple[str, str], list[int]]:
-    sent: dict[tuple[str, str], list[int]] = {}
+def _sent_counters(records) -> dict[tuple[str, str, str], list[int]]:
+    """Originator counters sent, per (rig, originator, recipient): each rig's device keeps its own
+    counters, and the wrong-recipient probe of every rig names the same absent device with that
+    rig's counter, so the same counter from two rigs is no reuse."""
+    sent: dict[tuple[str, str, str], list[int]] = {}
     for record in records:
         for frame in record.get("frames", []):
             if frame["direction"] != "tx":
@@ -102,7 +105,7 @@ def _sent_counters(records) -> dict[tuple[str, str], list[int]]:
                 message = decode(bytes.fromhex(frame["hex"]))
             except ValueError:
                 continue
-            sent.setdefault((message.originator_id.hex(), message.recipient_id.hex()), []).append(
+            sent.setdefault((record["rig"], message.originator_id.hex(), message.recipient_id.hex()), []).append(
                 message.originator_counter)
     return sent
 
