@@ -48,6 +48,10 @@ class ParsedCertificate:
     #: P-256 key), computed once: changes of control compare keys by them on every command
     point: bytes | None = None
     own_key_id: bytes | None = None
+    #: the signature and the signed TBS bytes, taken once: ``cryptography`` builds new bytes on
+    #: every access, and path validation checks the same certificates on every command
+    signature: bytes = b""
+    tbs: bytes = b""
 
     def valid_at(self, when: _dt.datetime) -> bool:
         return self.not_before <= when <= self.not_after
@@ -77,6 +81,7 @@ def _parse(der: bytes) -> ParsedCertificate:
             subject_name=cert.subject.public_bytes(), issuer_name=cert.issuer.public_bytes(),
             point=None if public is None else public.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint),
             own_key_id=None if public is None else certs.key_id_method2(public),
+            signature=cert.signature, tbs=cert.tbs_certificate_bytes,
         )
     except Exception as err:
         # whatever ``cryptography`` raises for bytes it cannot load (ValueError, InvalidVersion,

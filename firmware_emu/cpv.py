@@ -67,7 +67,7 @@ def _signature_ok(child: ParsedCertificate, issuer: ParsedCertificate, verified:
     ok = issuer.public_key is not None and child.ecdsa_sha256
     if ok:
         try:
-            issuer.public_key.verify(child.certificate.signature, child.certificate.tbs_certificate_bytes, _ECDSA)
+            issuer.public_key.verify(child.signature, child.tbs, _ECDSA)
         except InvalidSignature:
             ok = False
     if verified is not None:
