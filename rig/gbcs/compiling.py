@@ -32,6 +32,8 @@ from rig.gbcs.streams import (
 )
 from rig.gbcs import der as _der
 from rig.gbcs import fields as _fields
+_new = object.__new__
+_from_bytes = int.from_bytes
 """
 
 
