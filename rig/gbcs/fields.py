@@ -163,7 +163,7 @@ def check_ciphering_fields(fields: bytes, at: int | None, path: str | None) -> N
 
 
 #: the header of every GBCS MACed frame (immutable: shared by every decode that finds it)
-_USUAL_MAC_HEADER = MacHeader(0x11, 0, EMPTY_CIPHERING_FIELDS)
+USUAL_MAC_HEADER = MacHeader(0x11, 0, EMPTY_CIPHERING_FIELDS)
 
 
 def read_mac_header(io_: ParseStream, path: str | None) -> MacHeader:
@@ -185,7 +185,7 @@ def read_mac_header(io_: ParseStream, path: str | None) -> MacHeader:
             if width == 2 and length < 0x100:
                 io_.nonminimal = True
             io_.pos = at + 5
-            return _USUAL_MAC_HEADER
+            return USUAL_MAC_HEADER
     read_const(io_, 0xDD, path, "general-ciphering tag")
     at = io_.pos
     fields = bytes(read_exact(io_, 6, path, "general-ciphering fields"))

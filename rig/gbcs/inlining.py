@@ -67,13 +67,20 @@ def parse_fallback(sc: Construct, code: CodeGen, target: str, limit: str) -> lis
 
 def header_lines(code: CodeGen, tag: int, what: str, end: str, limit: str) -> list[str]:
     """Read a constructed element's tag and length: ``end`` is its content end, ``pos`` its
-    content start. Short form and ``82 hh ll`` inline, as ``der.enter`` reads them."""
+    content start. Short form, ``81 ll`` and ``82 hh ll`` inline, as ``der.enter`` reads them."""
     return [
         f"if pos + 2 <= {limit} and data[pos] == {tag} and data[pos + 1] < 128 "
         f"and pos + 2 + data[pos + 1] <= {limit}:",
         f"    {end} = pos + 2 + data[pos + 1]",
         "    log(0)",
         "    pos += 2",
+        f"elif pos + 3 <= {limit} and data[pos] == {tag} and data[pos + 1] == 129 "
+        f"and pos + 3 + data[pos + 2] <= {limit}:",
+        f"    {end} = pos + 3 + data[pos + 2]",
+        "    log(1)",
+        "    if data[pos + 2] < 128:",
+        "        io.nonminimal = True",
+        "    pos += 3",
         f"elif pos + 4 <= {limit} and data[pos] == {tag} and data[pos + 1] == 130 "
         f"and pos + 4 + (data[pos + 2] << 8 | data[pos + 3]) <= {limit}:",
         f"    {end} = pos + 4 + (data[pos + 2] << 8 | data[pos + 3])",
