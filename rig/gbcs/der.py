@@ -477,8 +477,9 @@ class DerInteger(_Leaf):
     def _inline_build(self, code, value):
         table = ref(code, tuple(bytes((self.tag, 1, n)) for n in range(0x80)))
         return [
-            f"if plan is None and isinstance({value}, int) and 0 <= {value} < 128:",
+            f"if (s >= plen or not plan[s]) and isinstance({value}, int) and 0 <= {value} < 128:",
             f"    out += {table}[{value}]",
+            "    s += 1",
             "else:",
             *indent(build_fallback(self, code, value)),
         ]
@@ -528,8 +529,9 @@ class DerNull(_Leaf):
 
     def _inline_build(self, code, value):
         return [
-            "if plan is None:",
+            "if s >= plen or not plan[s]:",
             f"    out += {bytes((self.tag, 0))!r}",
+            "    s += 1",
             "else:",
             *indent(build_fallback(self, code, value)),
         ]
@@ -582,9 +584,10 @@ class DerOctetString(_Leaf):
         if size is None or size >= 0x80:
             return build_fallback(self, code, value)
         return [
-            f"if plan is None and {value}.__class__ is bytes and len({value}) == {size}:",
+            f"if (s >= plen or not plan[s]) and {value}.__class__ is bytes and len({value}) == {size}:",
             f"    out += {bytes((self.tag, size))!r}",
             f"    out += {value}",
+            "    s += 1",
             "else:",
             *indent(build_fallback(self, code, value)),
         ]
@@ -644,9 +647,11 @@ class DerNamedBits(_Leaf):
         table = ref(code, elements)
         element = fresh(code, "b")
         return [
-            f"{element} = {table}.get({value}) if plan is None and isinstance({value}, int) else None",
+            f"{element} = {table}.get({value}) if (s >= plen or not plan[s]) and isinstance({value}, int) "
+            "else None",
             f"if {element} is not None:",
             f"    out += {element}",
+            "    s += 1",
             "else:",
             *indent(build_fallback(self, code, value)),
         ]

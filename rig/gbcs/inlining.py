@@ -13,8 +13,11 @@ code only ever takes a branch on which that helper gives the same value and side
 Names the generated parse code relies on: ``io``, ``this``, ``data`` (the frame bytes), ``pos``
 (the cursor, written back to ``io.pos`` around helper calls), ``ends`` (``io.ends``, pushed only
 around helper calls), ``log`` (``io.lenlog.append``). Build code: ``io`` (the ``BuildStream``),
-``st`` (its state), ``plan`` (``st.plan``), ``s`` (the next plan slot, written back to
-``st.slot`` around helper calls), ``out`` (``io.buffer``).
+``st`` (its state), ``plan`` (``st.plan``, ``()`` for none: both mean "no recorded form"),
+``plen`` (its length), ``lfw`` (the style's long-form width), ``s`` (the next plan slot, written back to ``st.slot`` around helper
+calls), ``out`` (``io.buffer``). A length is written short in place when it is below 128 and
+its slot records no long form (``s >= plen or not plan[s]``), which is when ``length_at_slot``
+writes it short.
 """
 
 from __future__ import annotations
@@ -145,17 +148,24 @@ def wrap_lines(code: CodeGen, tag: int, mark: str, slot: str) -> list[str]:
     ``slot``, else the short form or the style's long form, as ``close_element`` writes it)."""
     return [
         f"n = len(out) - {mark}",
-        "if n < 128 and plan is None:",
+        f"if n < 128 and ({slot} >= plen or not plan[{slot}]):",
         f"    out[{mark}:{mark}] = {ref(code, short_headers(tag))}[n]",
-        "else:",
-        f"    out[{mark}:{mark}] = {bytes((tag,))!r} + length_at_slot(st, {slot}, n)",
+        "else:",  # n >= 128, or a recorded long form: its width, else the style's, as encode_length widens it
+        f"    w = plan[{slot}] if {slot} < plen else lfw",
+        "    if n < 256 and w < 2 and (w or n > 127):",
+        f"        out[{mark}:{mark}] = bytes(({tag}, 129, n))",
+        "    elif n < 65536 and w <= 2 and (w == 2 or n > 255):",
+        f"        out[{mark}:{mark}] = bytes(({tag}, 130, n >> 8, n & 255))",
+        "    else:",
+        f"        out[{mark}:{mark}] = {bytes((tag,))!r} + length_at_slot(st, {slot}, n)",
     ]
 
 
 def build_function(code: CodeGen, sc: Construct) -> str:
     """A function ``(obj, io, this)`` that builds ``sc`` inline; returns the call expression."""
     prelude(code)
-    lines = ["top = obj", "st = io.state", "plan = st.plan", "s = st.slot", "out = io.buffer"]
+    lines = ["top = obj", "st = io.state", "plan = st.plan or ()", "plen = len(plan)", "lfw = st.long_form_width", "s = st.slot",
+             "out = io.buffer"]
     lines += sc._inline_build(code, "top")
     lines += ["st.slot = s", "return top"]
     name = f"build_inline_{code.allocateId()}"
