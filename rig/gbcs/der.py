@@ -746,6 +746,18 @@ class OpaqueRest(_Leaf):
         return "_der.write_raw(io, obj)"
 
 
+#: distinct contents kept per interned sequence schema (GBCS has a few dozen trust anchor cells)
+INTERNED_MAX = 256
+
+
+def closed_set(sc: Construct) -> bool:
+    """``sc`` decodes to one of a few values: an enumerated INTEGER, named bits, NULL, or one of
+    those with a DEFAULT or OPTIONAL."""
+    if isinstance(sc, (DerDefault, DerOptional)):
+        return closed_set(sc.subcon)
+    return isinstance(sc, DerNamedBits | DerNull) or (isinstance(sc, DerInteger) and sc.cls is not None)
+
+
 class DerSequence(Construct):
     """SEQUENCE (or an implicitly tagged SEQUENCE) decoded straight into a dataclass.
 
@@ -759,6 +771,8 @@ class DerSequence(Construct):
         self.fields = fields
         self.tag = tag
         self.what = what or cls.__name__
+        #: content octets -> (instance, its length log), for ``interned`` sequences (compiled only)
+        self._instances: dict[bytes, tuple[Any, tuple[int, ...]]] = {}
 
     def _parse(self, stream, context, path):
         start = stream.pos
@@ -790,13 +804,41 @@ class DerSequence(Construct):
         end = fresh(code, "e")
         lines = header_lines(code, self.tag, self.what, end, limit)
         pairs = []
+        body = []
         for name, sc in self.fields:
             value = fresh(code, "v")
-            lines += parse_lines(sc, code, value, end)
+            body += parse_lines(sc, code, value, end)
             if name:
                 pairs.append((name, value))
-        lines += close_lines(end, self.what)
-        return lines + construct_lines(code, self.cls, pairs, target)
+        body += close_lines(end, self.what)
+        body += construct_lines(code, self.cls, pairs, target)
+        if not self.interned:
+            return lines + body
+        # a value from a small closed set (a trust anchor cell): one instance per content,
+        # reused when the same content octets come again; only contents whose every length
+        # was short are kept, so a reuse logs exactly the zeros the parse logged
+        cache, key, hit, mark = ref(code, self._instances), fresh(code, "c"), fresh(code, "h"), fresh(code, "n")
+        return [
+            *lines,
+            f"{key} = data[pos:{end}]",
+            f"{hit} = {cache}.get({key})",
+            f"if {hit} is not None:",
+            f"    {target} = {hit}[0]",
+            f"    io.lenlog.extend({hit}[1])",
+            f"    pos = {end}",
+            "else:",
+            f"    {mark} = len(io.lenlog)",
+            *indent(body),
+            f"    if len({cache}) < {INTERNED_MAX} and not any(io.lenlog[{mark}:]):",
+            f"        {cache}[{key}] = ({target}, tuple(io.lenlog[{mark}:]))",
+        ]
+
+    @property
+    def interned(self) -> bool:
+        """Every field is drawn from a closed set (enumerations, named bits), so the distinct
+        values are few and immutable instances can be shared."""
+        params = getattr(self.cls, "__dataclass_params__", None)
+        return bool(params is not None and params.frozen and all(closed_set(sc) for _, sc in self.fields))
 
     def _inline_build(self, code, value):
         mark, slot = fresh(code, "m"), fresh(code, "k")
