@@ -40,9 +40,7 @@ from .streams import (
     BuildStream,
     CodecError,
     ParseStream,
-    close_element,
     length_at_slot,
-    open_element,
     peek_byte,
     pop_region,
     push_region,
@@ -348,56 +346,64 @@ def build_frame(msg: Message, io_: BuildStream, this: Any, grouping: BuildFn,
             raise CodecError("a pre-command has no MAC header")
         mac_slot = reserve_slot(io_)
         target = BuildStream(state)
-        target.write(bytes((mac_header.security_control,)) + mac_header.invocation_counter.to_bytes(4, "big"))
+        target.buffer += bytes((mac_header.security_control,)) + mac_header.invocation_counter.to_bytes(4, "big")
     else:
         target = io_
-    grouping_start = target.tell()
+    grouping_start = len(target.buffer)
     grouping(msg, target, this)
-    content = open_element(target)
+    # the payload is written in place and its length inserted before it once known (what
+    # ``open_element``/``close_element`` write, without a second buffer and copy)
+    content_slot = reserve_slot(target)
+    buffer = target.buffer
+    mark = len(buffer)
     entry = payloads.get(payload_key(msg.cra_flag, msg.message_code))
     payload = msg.payload
     saved_style = state.long_form_width
     state.long_form_width = state.payload_long_form_width
     if isinstance(payload, (bytes, bytearray, memoryview)):
-        opaque(bytes(payload), content, this)
+        opaque(bytes(payload), target, this)
     elif entry is not None and isinstance(payload, entry[0]):
-        entry[1](payload, content, this)
+        entry[1](payload, target, this)
     else:
         raise CodecError(
             f"payload {type(payload).__name__} does not fit message code 0x{msg.message_code:04X} "
             f"with CRA flag {int(msg.cra_flag)}"
         )
     state.long_form_width = saved_style
-    body_length = content.tell()
-    close_element(target, content, None)
-    payload_end = target.tell()
+    body_length = len(buffer) - mark
+    buffer[mark:mark] = length_at_slot(state, content_slot, body_length)
+    payload_end = len(buffer)
     payload_start = payload_end - body_length
+    signature = msg.signature
     if not msg.precommand:
-        if msg.signature is None:
-            target.write(b"\x00")
-        elif len(msg.signature) == 64:
-            target.write(b"\x40" + bytes(msg.signature))
+        if signature is None:
+            buffer.append(0)
+        elif len(signature) == 64:
+            buffer.append(0x40)
+            buffer += bytes(signature)
         else:
-            raise CodecError(f"signature must be 64 bytes (r||s), got {len(msg.signature)}")
-    elif msg.signature is not None:
+            raise CodecError(f"signature must be 64 bytes (r||s), got {len(signature)}")
+    elif signature is not None:
         raise CodecError("a pre-command carries no signature")
-    signature_end = target.tell()
+    signature_end = len(buffer)
     shift = 0
     if mac_header is not None:
         mac = bytes(12) if msg.mac is None else bytes(msg.mac)
         if len(mac) != 12:
             raise CodecError(f"MAC must be 12 bytes, got {len(mac)}")
-        target.write(mac)
-        body = target.getvalue()
-        check_ciphering_fields(bytes(mac_header.fields), None, None)
-        head = bytes((GENERAL_CIPHERING,)) + bytes(mac_header.fields)
-        head += length_at_slot(state, mac_slot, len(body))
-        io_.write(head + body)
+        buffer += mac
+        fields = bytes(mac_header.fields)
+        if fields != EMPTY_CIPHERING_FIELDS:  # the six zero octets are valid: nothing to check
+            check_ciphering_fields(fields, None, None)
+        head = bytes((GENERAL_CIPHERING,)) + fields + length_at_slot(state, mac_slot, len(buffer))
+        io_.buffer += head
+        io_.buffer += buffer
         shift = len(head)
     elif msg.mac is not None:
         raise CodecError("a MAC needs a MAC header")
-    return FrameLayout(grouping_start + shift, payload_start + shift, payload_end + shift,
-                       signature_end + shift, io_.tell())
+    return make(FrameLayout, {"grouping_start": grouping_start + shift, "payload_start": payload_start + shift,
+                              "payload_end": payload_end + shift, "signature_end": signature_end + shift,
+                              "length": len(io_.buffer)})
 
 
 def _schema_class(schema: Construct) -> type:
