@@ -476,9 +476,18 @@ class DerInteger(_Leaf):
 
     def _inline_build(self, code, value):
         table = ref(code, tuple(bytes((self.tag, 1, n)) for n in range(0x80)))
+        content = fresh(code, "c")
         return [
             f"if (s >= plen or not plan[s]) and isinstance({value}, int) and 0 <= {value} < 128:",
             f"    out += {table}[{value}]",
+            "    s += 1",
+            # a plain non-negative int of several octets: encode_integer's content, short form
+            f"elif (s >= plen or not plan[s]) and {value}.__class__ is int and 0 <= {value} "
+            f"and {value}.bit_length() < 1008:",  # under 128 content octets
+            f"    {content} = {value}.to_bytes({value}.bit_length() // 8 + 1, 'big', signed=True)",
+            f"    out.append({self.tag})",
+            f"    out.append(len({content}))",
+            f"    out += {content}",
             "    s += 1",
             "else:",
             *indent(build_fallback(self, code, value)),
@@ -708,6 +717,15 @@ class DerRaw(_Leaf):
     def _emitbuild(self, code):
         prelude(code)
         return f"_der.write_raw_element(io, {self.tag}, obj, {self.what!r})"
+
+    def _inline_build(self, code, value):
+        checked = ref(code, _CHECKED_RAW)
+        return [
+            f"if {value}.__class__ is bytes and ({self.tag}, {value}) in {checked}:",  # checked before: as is
+            f"    out += {value}",
+            "else:",
+            *indent(build_fallback(self, code, value)),
+        ]
 
     def _inline_parse(self, code, target, limit):
         stop = fresh(code, "z")
