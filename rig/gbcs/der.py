@@ -451,17 +451,23 @@ class DerInteger(_Leaf):
         tag = self.tag
         value = fresh(code, "x") if self.cls is not None else target
         mapped = []
-        if self.cls is not None:
-            mapped = [f"{target} = {ref(code, members_of(self.cls))}.get({value})",
+        # one content octet: its value (or enumeration member, None for a value that is none)
+        # by table; enum_value's cls(value) for the rest
+        signed = tuple(octet - 256 if octet > 127 else octet for octet in range(256))
+        if self.cls is None:
+            one = [f"{target} = {ref(code, signed)}[data[pos + 2]]"]
+        else:
+            members = members_of(self.cls)
+            mapped = [f"{target} = {ref(code, members)}.get({value})",
                       f"if {target} is None:", f"    {target} = {ref(code, self.cls)}({value})"]
+            one = [f"{target} = {ref(code, tuple(members.get(v) for v in signed))}[data[pos + 2]]",
+                   f"if {target} is None:",
+                   f"    {target} = {ref(code, self.cls)}({ref(code, signed)}[data[pos + 2]])"]
         return [
             f"if pos + 3 <= {limit} and data[pos] == {tag} and data[pos + 1] == 1:",
-            f"    {value} = data[pos + 2]",
-            f"    if {value} > 127:",
-            f"        {value} -= 256",
+            *indent(one),
             "    log(0)",
             "    pos += 3",
-            *indent(mapped),
             # several content octets, short form, minimal (what decode_integer accepts)
             f"elif pos + 4 <= {limit} and data[pos] == {tag} and 1 < data[pos + 1] < 128 "
             f"and pos + 2 + data[pos + 1] <= {limit} and not (data[pos + 2] == 0 and data[pos + 3] < 128 "
@@ -634,9 +640,9 @@ class DerNamedBits(_Leaf):
     def _inline_parse(self, code, target, limit):
         cache = ref(code, named_bits_cache(self.cls))
         return [
-            f"if pos + 2 <= {limit} and data[pos] == {self.tag} and data[pos + 1] < 128 "
-            f"and pos + 2 + data[pos + 1] <= {limit}:",
-            f"    {target} = {cache}.get(data[pos + 2:pos + 2 + data[pos + 1]])",
+            f"if pos + 2 <= {limit} and data[pos] == {self.tag} and (n := data[pos + 1]) < 128 "
+            f"and pos + 2 + n <= {limit}:",
+            f"    {target} = {cache}.get(data[pos + 2:pos + 2 + n])",
             "else:",
             f"    {target} = None",
             f"if {target} is None:",

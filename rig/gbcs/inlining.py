@@ -72,9 +72,8 @@ def header_lines(code: CodeGen, tag: int, what: str, end: str, limit: str) -> li
     """Read a constructed element's tag and length: ``end`` is its content end, ``pos`` its
     content start. Short form, ``81 ll`` and ``82 hh ll`` inline, as ``der.enter`` reads them."""
     return [
-        f"if pos + 2 <= {limit} and data[pos] == {tag} and data[pos + 1] < 128 "
-        f"and pos + 2 + data[pos + 1] <= {limit}:",
-        f"    {end} = pos + 2 + data[pos + 1]",
+        f"if pos + 2 <= {limit} and data[pos] == {tag} and (n := data[pos + 1]) < 128 "
+        f"and ({end} := pos + 2 + n) <= {limit}:",
         "    log(0)",
         "    pos += 2",
         f"elif pos + 3 <= {limit} and data[pos] == {tag} and data[pos + 1] == 129 "
