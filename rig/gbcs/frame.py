@@ -20,6 +20,7 @@ from typing import Any
 from construct import Construct
 
 from .compiling import can_make, define, make, prelude, ref
+from .der import OpaqueRest
 from .fields import (
     USUAL_MAC_HEADER,
     ConstByte,
@@ -117,7 +118,7 @@ _USUAL_SECURITY = b"\x11\x00\x00\x00\x00"  # security control 0x11, invocation c
 _new = object.__new__
 
 
-def parse_frame_fast(io_: ParseStream, this: Any, payloads: dict[int, ParseFn], opaque: ParseFn,
+def parse_frame_fast(io_: ParseStream, this: Any, payloads: dict[int, ParseFn], opaque: ParseFn | None,
                      generic: ParseFn) -> Message:
     """The compiled codec's frame flow for the usual frame, in one function.
 
@@ -126,7 +127,8 @@ def parse_frame_fast(io_: ParseStream, this: Any, payloads: dict[int, ParseFn], 
     (signature field ``00`` or ``40`` + 64 octets, or none for a pre-command; the 12-octet MAC).
     Everything is checked before anything is consumed, so any other frame (every malformed one
     included) goes to ``generic``, the shared ``parse_frame``, from an untouched stream; what
-    this returns is what ``generic`` returns for the same bytes.
+    this returns is what ``generic`` returns for the same bytes. ``opaque`` None means the
+    frame's opaque schema is ``OpaqueRest``: an untyped payload is its content octets.
     """
     data = io_.data
     size = len(data)
@@ -230,12 +232,16 @@ def parse_frame_fast(io_: ParseStream, this: Any, payloads: dict[int, ParseFn], 
         fields["remote_party_counter"] = int.from_bytes(data[code_at + 11:code_at + 19], "big") if info > 10 else None
         fields["originator_counter"] = int.from_bytes(data[code_at + 19:code_at + 27], "big") if info > 18 else None
         fields["ka_certificate"] = None
-    io_.ends.append(end)
-    io_.pos = payload_start
-    payload = payloads.get(data[pos + 2] << 16 | message_code, opaque)(io_, this)
-    if io_.pos != end:
-        pop_region(io_, end, None, "payload")  # raises: the payload left content unread
-    io_.ends.pop()
+    parse_payload = payloads.get(data[pos + 2] << 16 | message_code, opaque)
+    if parse_payload is None:  # an untyped payload under ``OpaqueRest``: the content as bytes
+        payload = data[payload_start:end]
+    else:
+        io_.ends.append(end)
+        io_.pos = payload_start
+        payload = parse_payload(io_, this)
+        if io_.pos != end:
+            pop_region(io_, end, None, "payload")  # raises: the payload left content unread
+        io_.ends.pop()
     io_.pos = size
     layout = _new(FrameLayout)
     fields = layout.__dict__
@@ -476,7 +482,8 @@ class Frame(Construct):
         table, opaque = self._payload_functions(code, "parse")
         generic = define(code, "parse_frame", [f"return _frame.parse_frame(io, this, {grouping}, {table}, {opaque}, None)"],
                          "io, this")
-        return f"_frame.parse_frame_fast(io, this, {table}, {opaque}, {generic})"
+        rest = "None" if isinstance(self.opaque, OpaqueRest) else opaque
+        return f"_frame.parse_frame_fast(io, this, {table}, {rest}, {generic})"
 
     def _emitbuild(self, code):
         prelude(code)
