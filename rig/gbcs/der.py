@@ -12,6 +12,11 @@ Every class has ``_parse``/``_build`` (interpreted: field paths in errors, annot
 ``_emitparse``/``_emitbuild`` (compiled: the hot path). Both call the same runtime functions below,
 so the two modes share their byte-level semantics by construction; the differential test checks
 the composition.
+
+A ``DerSequence`` or ``DerSequenceOf`` compiles to one flat function for its whole subtree
+(``rig.gbcs.inlining``): the classes' ``_inline_parse``/``_inline_build`` emit the usual forms in
+place and fall back to the runtime functions, through the ordinary emitters, for everything else;
+``tests/test_codec_fastpaths.py`` holds each form to the interpreted codec.
 """
 
 from __future__ import annotations
