@@ -63,12 +63,13 @@ def _diagnose(data: bytes, first: BaseException | None) -> GbcsDecodeError:
 
 def decode(data: bytes, *, interpreted: bool = False) -> Message:
     """Decode one GBCS message. Raises only ``GbcsDecodeError``."""
-    data = _as_bytes(data)
+    if data.__class__ is not bytes:
+        data = _as_bytes(data)
     stream = ParseStream(data)
     try:
         if interpreted:
             return FRAME._parse(stream, None, "frame")
-        return compiled_frame().parsefunc(stream, None)
+        return (_compiled or compiled_frame()).parsefunc(stream, None)
     except Exception as err:
         if isinstance(err, CodecError) and interpreted:
             raise GbcsDecodeError(err.reason, err.field_path or "", err.offset) from None

@@ -12,6 +12,11 @@ Every class has ``_parse``/``_build`` (interpreted: field paths in errors, annot
 ``_emitparse``/``_emitbuild`` (compiled: the hot path). Both call the same runtime functions below,
 so the two modes share their byte-level semantics by construction; the differential test checks
 the composition.
+
+A ``DerSequence`` or ``DerSequenceOf`` compiles to one flat function for its whole subtree
+(``rig.gbcs.inlining``): the classes' ``_inline_parse``/``_inline_build`` emit the usual forms in
+place and fall back to the runtime functions, through the ordinary emitters, for everything else;
+``tests/test_codec_fastpaths.py`` holds each form to the interpreted codec.
 """
 
 from __future__ import annotations
@@ -23,7 +28,21 @@ from typing import Any
 
 from construct import Construct
 
-from .compiling import construction, define, join_path, prelude, ref
+from .compiling import define, join_path, prelude, ref
+from .inlining import (
+    build_fallback,
+    build_function,
+    build_lines,
+    close_lines,
+    construct_lines,
+    fresh,
+    header_lines,
+    indent,
+    parse_fallback,
+    parse_function,
+    parse_lines,
+    wrap_lines,
+)
 from .streams import (
     BuildStream,
     CodecError,
@@ -176,7 +195,15 @@ def read_octets(io_: ParseStream, tag: int, size: int | None, path: str | None, 
     return bytes(content)
 
 
-_NAMED_BITS: dict[tuple[Any, bytes], Any] = {}
+#: decoded named-bit values per class, by content octets (the compiled reader looks them up inline)
+_NAMED_BITS: dict[Any, dict[bytes, Any]] = {}
+
+
+def named_bits_cache(cls: Any) -> dict[bytes, Any]:
+    cache = _NAMED_BITS.get(cls)
+    if cache is None:
+        cache = _NAMED_BITS[cls] = {}
+    return cache
 
 
 def decode_named_bits(content: bytes, start: int, path: str | None) -> int:
@@ -199,13 +226,13 @@ def decode_named_bits(content: bytes, start: int, path: str | None) -> int:
 
 def read_named_bits(io_: ParseStream, tag: int, cls: Callable[[int], Any], path: str | None) -> Any:
     start = io_.pos
-    content = read_primitive(io_, tag, path, "BIT STRING")
-    key = (cls, content)
-    value = _NAMED_BITS.get(key)
+    content = bytes(read_primitive(io_, tag, path, "BIT STRING"))
+    cache = named_bits_cache(cls)
+    value = cache.get(content)
     if value is None:
         value = cls(decode_named_bits(content, start, path))
-        if len(_NAMED_BITS) < 256:  # key usages are a handful of values; bound the cache anyway
-            _NAMED_BITS[key] = value
+        if len(cache) < 256:  # key usages are a handful of values; bound the cache anyway
+            cache[content] = value
     return value
 
 
@@ -425,6 +452,58 @@ class DerInteger(_Leaf):
         prelude(code)
         return f"_der.write_integer(io, {self.tag}, obj)"
 
+    def _inline_parse(self, code, target, limit):
+        tag = self.tag
+        value = fresh(code, "x") if self.cls is not None else target
+        mapped = []
+        # one content octet: its value (or enumeration member, None for a value that is none)
+        # by table; enum_value's cls(value) for the rest
+        signed = tuple(octet - 256 if octet > 127 else octet for octet in range(256))
+        if self.cls is None:
+            one = [f"{target} = {ref(code, signed)}[data[pos + 2]]"]
+        else:
+            members = members_of(self.cls)
+            mapped = [f"{target} = {ref(code, members)}.get({value})",
+                      f"if {target} is None:", f"    {target} = {ref(code, self.cls)}({value})"]
+            one = [f"{target} = {ref(code, tuple(members.get(v) for v in signed))}[data[pos + 2]]",
+                   f"if {target} is None:",
+                   f"    {target} = {ref(code, self.cls)}({ref(code, signed)}[data[pos + 2]])"]
+        return [
+            f"if pos + 3 <= {limit} and data[pos] == {tag} and data[pos + 1] == 1:",
+            *indent(one),
+            "    log(0)",
+            "    pos += 3",
+            # several content octets, short form, minimal (what decode_integer accepts)
+            f"elif pos + 4 <= {limit} and data[pos] == {tag} and 1 < data[pos + 1] < 128 "
+            f"and pos + 2 + data[pos + 1] <= {limit} and not (data[pos + 2] == 0 and data[pos + 3] < 128 "
+            "or data[pos + 2] == 255 and data[pos + 3] > 127):",
+            f"    {value} = _from_bytes(data[pos + 2:pos + 2 + data[pos + 1]], 'big', signed=True)",
+            "    log(0)",
+            "    pos += 2 + data[pos + 1]",
+            *indent(mapped),
+            "else:",
+            *indent(parse_fallback(self, code, target, limit)),
+        ]
+
+    def _inline_build(self, code, value):
+        table = ref(code, tuple(bytes((self.tag, 1, n)) for n in range(0x80)))
+        content = fresh(code, "c")
+        return [
+            f"if (s >= plen or not plan[s]) and isinstance({value}, int) and 0 <= {value} < 128:",
+            f"    out += {table}[{value}]",
+            "    s += 1",
+            # a plain non-negative int of several octets: encode_integer's content, short form
+            f"elif (s >= plen or not plan[s]) and {value}.__class__ is int and 0 <= {value} "
+            f"and {value}.bit_length() < 1008:",  # under 128 content octets
+            f"    {content} = {value}.to_bytes({value}.bit_length() // 8 + 1, 'big', signed=True)",
+            f"    out.append({self.tag})",
+            f"    out.append(len({content}))",
+            f"    out += {content}",
+            "    s += 1",
+            "else:",
+            *indent(build_fallback(self, code, value)),
+        ]
+
 
 class DerEnumerated(DerInteger):
     """ENUMERATED: the same content rules as INTEGER, universal tag 0x0A."""
@@ -458,6 +537,25 @@ class DerNull(_Leaf):
         prelude(code)
         return f"_der.write_primitive(io, {self.tag}, b'')"
 
+    def _inline_parse(self, code, target, limit):
+        return [
+            f"if pos + 2 <= {limit} and data[pos] == {self.tag} and data[pos + 1] == 0:",
+            f"    {target} = None",
+            "    log(0)",
+            "    pos += 2",
+            "else:",
+            *indent(parse_fallback(self, code, target, limit)),
+        ]
+
+    def _inline_build(self, code, value):
+        return [
+            "if s >= plen or not plan[s]:",
+            f"    out += {bytes((self.tag, 0))!r}",
+            "    s += 1",
+            "else:",
+            *indent(build_fallback(self, code, value)),
+        ]
+
 
 class DerOctetString(_Leaf):
     """OCTET STRING, optionally of a fixed size (entity ids and key identifiers are 8 octets)."""
@@ -483,6 +581,36 @@ class DerOctetString(_Leaf):
     def _emitbuild(self, code):
         prelude(code)
         return f"(_der._check_size(obj, {self.size!r}, None), _der.write_primitive(io, {self.tag}, bytes(obj)))"
+
+    def _inline_parse(self, code, target, limit):
+        tag, size = self.tag, self.size
+        if size is not None and size < 0x80:
+            fast = [f"if pos + {2 + size} <= {limit} and data[pos] == {tag} and data[pos + 1] == {size}:",
+                    f"    {target} = data[pos + 2:pos + {2 + size}]",
+                    "    log(0)",
+                    f"    pos += {2 + size}"]
+        elif size is None:
+            fast = [f"if pos + 2 <= {limit} and data[pos] == {tag} and data[pos + 1] < 128 "
+                    f"and pos + 2 + data[pos + 1] <= {limit}:",
+                    f"    {target} = data[pos + 2:pos + 2 + data[pos + 1]]",
+                    "    log(0)",
+                    "    pos += 2 + data[pos + 1]"]
+        else:
+            return parse_fallback(self, code, target, limit)
+        return [*fast, "else:", *indent(parse_fallback(self, code, target, limit))]
+
+    def _inline_build(self, code, value):
+        size = self.size
+        if size is None or size >= 0x80:
+            return build_fallback(self, code, value)
+        return [
+            f"if (s >= plen or not plan[s]) and {value}.__class__ is bytes and len({value}) == {size}:",
+            f"    out += {bytes((self.tag, size))!r}",
+            f"    out += {value}",
+            "    s += 1",
+            "else:",
+            *indent(build_fallback(self, code, value)),
+        ]
 
 
 def _check_size(obj: bytes, size: int | None, path: str | None) -> None:
@@ -513,6 +641,40 @@ class DerNamedBits(_Leaf):
     def _emitbuild(self, code):
         prelude(code)
         return f"_der.write_primitive(io, {self.tag}, _der.encode_named_bits(obj))"
+
+    def _inline_parse(self, code, target, limit):
+        cache = ref(code, named_bits_cache(self.cls))
+        return [
+            f"if pos + 2 <= {limit} and data[pos] == {self.tag} and (n := data[pos + 1]) < 128 "
+            f"and pos + 2 + n <= {limit}:",
+            f"    {target} = {cache}.get(data[pos + 2:pos + 2 + n])",
+            "else:",
+            f"    {target} = None",
+            f"if {target} is None:",
+            *indent(parse_fallback(self, code, target, limit)),
+            "else:",
+            "    log(0)",
+            "    pos += 2 + data[pos + 1]",
+        ]
+
+    def _inline_build(self, code, value):
+        # whole elements of the flag class's members (every key usage in use), by value
+        elements = {}
+        for member in self.cls:
+            content = encode_named_bits(member)
+            if len(content) < 0x80:
+                elements[int(member)] = bytes((self.tag, len(content))) + content
+        table = ref(code, elements)
+        element = fresh(code, "b")
+        return [
+            f"{element} = {table}.get({value}) if (s >= plen or not plan[s]) and isinstance({value}, int) "
+            "else None",
+            f"if {element} is not None:",
+            f"    out += {element}",
+            "    s += 1",
+            "else:",
+            *indent(build_fallback(self, code, value)),
+        ]
 
 
 class DerGeneralizedTime(_Leaf):
@@ -567,6 +729,27 @@ class DerRaw(_Leaf):
         prelude(code)
         return f"_der.write_raw_element(io, {self.tag}, obj, {self.what!r})"
 
+    def _inline_build(self, code, value):
+        checked = ref(code, _CHECKED_RAW)
+        return [
+            f"if {value}.__class__ is bytes and ({self.tag}, {value}) in {checked}:",  # checked before: as is
+            f"    out += {value}",
+            "else:",
+            *indent(build_fallback(self, code, value)),
+        ]
+
+    def _inline_parse(self, code, target, limit):
+        stop = fresh(code, "z")
+        return [
+            f"if pos + 4 <= {limit} and data[pos] == {self.tag} and data[pos + 1] == 130 "
+            f"and pos + 4 + (data[pos + 2] << 8 | data[pos + 3]) <= {limit}:",
+            f"    {stop} = pos + 4 + (data[pos + 2] << 8 | data[pos + 3])",
+            f"    {target} = data[pos:{stop}]",
+            f"    pos = {stop}",
+            "else:",
+            *indent(parse_fallback(self, code, target, limit)),
+        ]
+
 
 class OpaqueRest(_Leaf):
     """The rest of the current region as bytes (payloads of use cases we do not type)."""
@@ -592,6 +775,18 @@ class OpaqueRest(_Leaf):
         return "_der.write_raw(io, obj)"
 
 
+#: distinct contents kept per interned sequence schema (GBCS has a few dozen trust anchor cells)
+INTERNED_MAX = 256
+
+
+def closed_set(sc: Construct) -> bool:
+    """``sc`` decodes to one of a few values: an enumerated INTEGER, named bits, NULL, or one of
+    those with a DEFAULT or OPTIONAL."""
+    if isinstance(sc, (DerDefault, DerOptional)):
+        return closed_set(sc.subcon)
+    return isinstance(sc, DerNamedBits | DerNull) or (isinstance(sc, DerInteger) and sc.cls is not None)
+
+
 class DerSequence(Construct):
     """SEQUENCE (or an implicitly tagged SEQUENCE) decoded straight into a dataclass.
 
@@ -605,6 +800,8 @@ class DerSequence(Construct):
         self.fields = fields
         self.tag = tag
         self.what = what or cls.__name__
+        #: content octets -> (instance, its length log), for ``interned`` sequences (compiled only)
+        self._instances: dict[bytes, tuple[Any, tuple[int, ...]]] = {}
 
     def _parse(self, stream, context, path):
         start = stream.pos
@@ -627,27 +824,59 @@ class DerSequence(Construct):
         return obj
 
     def _emitparse(self, code):
-        lines = [f"end = _der.enter(io, {self.tag}, None, {self.what!r})"]
-        args = []
-        for index, (name, sc) in enumerate(self.fields):
-            expr = sc._compileparse(code)
-            if name:
-                lines.append(f"v{index} = {expr}")
-                args.append((name, f"v{index}"))
-            else:
-                lines.append(expr)
-        lines.append(f"pop_region(io, end, None, {self.what!r})")
-        lines.append(f"return {construction(code, self.cls, args)}")
-        return define(code, "parse_seq", lines, "io, this") + "(io, this)"
+        return parse_function(code, self)
 
     def _emitbuild(self, code):
-        lines = ["parent = io", "rec = obj", "io = open_element(parent)"]
+        return build_function(code, self)
+
+    def _inline_parse(self, code, target, limit):
+        end = fresh(code, "e")
+        lines = header_lines(code, self.tag, self.what, end, limit)
+        pairs = []
+        body = []
         for name, sc in self.fields:
-            lines.append(f"obj = rec.{name}" if name else "obj = None")
-            lines.append(sc._compilebuild(code))
-        lines.append(f"close_element(parent, io, {self.tag})")
-        lines.append("return rec")
-        return define(code, "build_seq", lines, "obj, io, this") + "(obj, io, this)"
+            value = fresh(code, "v")
+            body += parse_lines(sc, code, value, end)
+            if name:
+                pairs.append((name, value))
+        body += close_lines(end, self.what)
+        body += construct_lines(code, self.cls, pairs, target)
+        if not self.interned:
+            return lines + body
+        # a value from a small closed set (a trust anchor cell): one instance per content,
+        # reused when the same content octets come again; only contents whose every length
+        # was short are kept, so a reuse logs exactly the zeros the parse logged
+        cache, key, hit, mark = ref(code, self._instances), fresh(code, "c"), fresh(code, "h"), fresh(code, "n")
+        return [
+            *lines,
+            f"{key} = data[pos:{end}]",
+            f"{hit} = {cache}.get({key})",
+            f"if {hit} is not None:",
+            f"    {target} = {hit}[0]",
+            f"    io.lenlog.extend({hit}[1])",
+            f"    pos = {end}",
+            "else:",
+            f"    {mark} = len(io.lenlog)",
+            *indent(body),
+            f"    if len({cache}) < {INTERNED_MAX} and not any(io.lenlog[{mark}:]):",
+            f"        {cache}[{key}] = ({target}, tuple(io.lenlog[{mark}:]))",
+        ]
+
+    @property
+    def interned(self) -> bool:
+        """Every field is drawn from a closed set (enumerations, named bits), so the distinct
+        values are few and immutable instances can be shared."""
+        params = getattr(self.cls, "__dataclass_params__", None)
+        return bool(params is not None and params.frozen and all(closed_set(sc) for _, sc in self.fields))
+
+    def _inline_build(self, code, value):
+        mark, slot = fresh(code, "m"), fresh(code, "k")
+        lines = [f"{mark} = len(out)", f"{slot} = s", "s += 1"]
+        for name, sc in self.fields:
+            field = fresh(code, "v")
+            lines.append(f"{field} = {value}.{name}" if name else f"{field} = None")
+            lines += build_lines(sc, code, field)
+        return lines + wrap_lines(code, self.tag, mark, slot)
 
 
 class DerSequenceOf(Construct):
@@ -689,30 +918,27 @@ class DerSequenceOf(Construct):
         return obj
 
     def _emitparse(self, code):
-        result = "tuple(items)"
-        if self.into:
-            result = f"{ref(code, self.into[0])}({self.into[1]}=tuple(items))"
-        lines = [
-            f"end = _der.enter(io, {self.tag}, None, {self.what!r})",
-            "items = []",
-            "while io.pos < end:",
-            f"    items.append({self.item._compileparse(code)})",
-            f"pop_region(io, end, None, {self.what!r})",
-            f"return {result}",
-        ]
-        return define(code, "parse_seqof", lines, "io, this") + "(io, this)"
+        return parse_function(code, self)
 
     def _emitbuild(self, code):
-        lines = [
-            "parent = io",
-            f"seq = obj.{self.into[1]}" if self.into else "seq = obj",
-            "io = open_element(parent)",
-            "for obj in seq:",
-            f"    {self.item._compilebuild(code)}",
-            f"close_element(parent, io, {self.tag})",
-            "return seq",
-        ]
-        return define(code, "build_seqof", lines, "obj, io, this") + "(obj, io, this)"
+        return build_function(code, self)
+
+    def _inline_parse(self, code, target, limit):
+        end, items, item = fresh(code, "e"), fresh(code, "items"), fresh(code, "w")
+        lines = header_lines(code, self.tag, self.what, end, limit)
+        lines += [f"{items} = []", f"while pos < {end}:"]
+        lines += indent([*parse_lines(self.item, code, item, end), f"{items}.append({item})"])
+        lines += close_lines(end, self.what)
+        if self.into:
+            return [*lines, f"{target} = {ref(code, self.into[0])}({self.into[1]}=tuple({items}))"]
+        return [*lines, f"{target} = tuple({items})"]
+
+    def _inline_build(self, code, value):
+        mark, slot, item = fresh(code, "m"), fresh(code, "k"), fresh(code, "i")
+        seq = f"{value}.{self.into[1]}" if self.into else value
+        lines = [f"{mark} = len(out)", f"{slot} = s", "s += 1", f"for {item} in {seq}:"]
+        lines += indent(build_lines(self.item, code, item))
+        return lines + wrap_lines(code, self.tag, mark, slot)
 
 
 class DerOptional(Construct):
@@ -741,6 +967,17 @@ class DerOptional(Construct):
 
     def _emitbuild(self, code):
         return f"({self.subcon._compilebuild(code)} if obj is not None else None)"
+
+    def _inline_parse(self, code, target, limit):
+        return [
+            f"if pos < {limit} and data[pos] == {self.tag}:",
+            *indent(parse_lines(self.subcon, code, target, limit)),
+            "else:",
+            f"    {target} = None",
+        ]
+
+    def _inline_build(self, code, value):
+        return [f"if {value} is not None:", *indent(build_lines(self.subcon, code, value))]
 
 
 class DerDefault(Construct):
@@ -777,6 +1014,22 @@ class DerDefault(Construct):
     def _emitbuild(self, code):
         default = ref(code, self.default)
         return f"({self.subcon._compilebuild(code)} if obj != {default} else None)"
+
+    def _inline_parse(self, code, target, limit):
+        default, start = ref(code, self.default), fresh(code, "t")
+        return [
+            f"if pos < {limit} and data[pos] == {self.tag}:",
+            f"    {start} = pos",
+            *indent(parse_lines(self.subcon, code, target, limit)),
+            f"    if {target} == {default}:",
+            f"        _der.check_not_default({target}, {default}, {start}, None)",
+            "else:",
+            f"    {target} = {default}",
+        ]
+
+    def _inline_build(self, code, value):
+        default = ref(code, self.default)
+        return [f"if {value} != {default}:", *indent(build_lines(self.subcon, code, value))]
 
 
 class DerChoice(Construct):

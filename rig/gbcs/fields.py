@@ -67,11 +67,11 @@ def read_date_time(io_: ParseStream, path: str | None) -> CosemDateTime | None:
     )
 
 
-def write_date_time(io_: BuildStream, value: CosemDateTime | None) -> None:
+def date_time_octets(value: CosemDateTime | None) -> bytes:
+    """The grouping header's date-time field: its length octet, then the 12 octets if any."""
     if value is None:
-        io_.write(b"\x00")
-        return
-    io_.write(
+        return b"\x00"
+    return (
         b"\x0c"
         + value.year.to_bytes(2, "big")
         + bytes((value.month, value.day, value.day_of_week, value.hour, value.minute,
@@ -79,6 +79,10 @@ def write_date_time(io_: BuildStream, value: CosemDateTime | None) -> None:
         + value.deviation.to_bytes(2, "big", signed=True)
         + bytes((value.clock_status,))
     )
+
+
+def write_date_time(io_: BuildStream, value: CosemDateTime | None) -> None:
+    io_.write(date_time_octets(value))
 
 
 def read_other_info(io_: ParseStream, path: str | None) -> tuple[int, Supplementary | None]:
@@ -163,7 +167,7 @@ def check_ciphering_fields(fields: bytes, at: int | None, path: str | None) -> N
 
 
 #: the header of every GBCS MACed frame (immutable: shared by every decode that finds it)
-_USUAL_MAC_HEADER = MacHeader(0x11, 0, EMPTY_CIPHERING_FIELDS)
+USUAL_MAC_HEADER = MacHeader(0x11, 0, EMPTY_CIPHERING_FIELDS)
 
 
 def read_mac_header(io_: ParseStream, path: str | None) -> MacHeader:
@@ -185,7 +189,7 @@ def read_mac_header(io_: ParseStream, path: str | None) -> MacHeader:
             if width == 2 and length < 0x100:
                 io_.nonminimal = True
             io_.pos = at + 5
-            return _USUAL_MAC_HEADER
+            return USUAL_MAC_HEADER
     read_const(io_, 0xDD, path, "general-ciphering tag")
     at = io_.pos
     fields = bytes(read_exact(io_, 6, path, "general-ciphering fields"))

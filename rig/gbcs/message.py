@@ -11,12 +11,14 @@ import datetime as _dt
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from .compiling import fast_init
 from .tables import CraFlag
 
 #: DUIS / RTDS: the six zero-length general-ciphering fields after the 0xDD tag
 EMPTY_CIPHERING_FIELDS = b"\x00" * 6
 
 
+@fast_init
 @dataclass(frozen=True)
 class MacHeader:
     """General-ciphering header (tag 0xDD) of a MACed frame.
@@ -32,6 +34,7 @@ class MacHeader:
     fields: bytes = EMPTY_CIPHERING_FIELDS
 
 
+@fast_init
 @dataclass(frozen=True)
 class CosemDateTime:
     """COSEM date-time (12 octets) as carried in the grouping header.
@@ -74,6 +77,7 @@ class CosemDateTime:
         return when.isoformat() if when else repr(self)
 
 
+@fast_init
 @dataclass(frozen=True)
 class Supplementary:
     """Optional other-information fields after the message code (never present in CS02b)."""
@@ -84,6 +88,7 @@ class Supplementary:
     ka_certificate: bytes | None = None
 
 
+@fast_init
 @dataclass(frozen=True)
 class FrameLayout:
     """Offsets of a frame's signed and MACed ranges (decoded frames only)."""
@@ -95,6 +100,7 @@ class FrameLayout:
     length: int
 
 
+@fast_init
 @dataclass(frozen=True)
 class Message:
     """One GBCS message: command, response or alert."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass
 
+from ..compiling import fast_init
 from ..der import (
     DerChoice,
     DerDefault,
@@ -42,6 +43,7 @@ from ..tables import (
 # common types
 
 
+@fast_init
 @dataclass(frozen=True)
 class TrustAnchorCellId:
     """TrustAnchorCellIdentifier: (role, keyUsage, cellUsage DEFAULT management)."""
@@ -70,12 +72,14 @@ class TrustAnchorCellId:
         return text
 
 
+@fast_init
 @dataclass(frozen=True)
 class SpecialistSeqNumber:
     usage: SeqNumberUsage
     seq_number: int
 
 
+@fast_init
 @dataclass(frozen=True)
 class SeqNumberChange:
     """RemotePartySeqNumberChange: a role's new floor and specialist floors."""
@@ -122,6 +126,7 @@ SEQ_NUMBER_CHANGE = DerSequence(
 # CS02b / CS02g Update Security Credentials
 
 
+@fast_init
 @dataclass(frozen=True)
 class AuthorisingControl:
     """AuthorisingRemotePartyControl."""
@@ -140,6 +145,7 @@ class AuthorisingControl:
         return self.time_based_checks == TimeBasedChecks.DISAPPLY
 
 
+@fast_init
 @dataclass(frozen=True)
 class Replacement:
     """TrustAnchorReplacement: a certificate (DER) and the cell it goes to."""
@@ -148,6 +154,7 @@ class Replacement:
     target_cell: TrustAnchorCellId
 
 
+@fast_init
 @dataclass(frozen=True)
 class Cs02bCommand:
     """UpdateSecurityCredentials command payload."""
@@ -166,6 +173,7 @@ class Cs02bCommand:
         return self.execution_date_time is not None and not self.is_cancellation
 
 
+@fast_init
 @dataclass(frozen=True)
 class ReplacementOutcome:
     cell: TrustAnchorCellId
@@ -176,6 +184,7 @@ class ReplacementOutcome:
     replacing_key_id: bytes
 
 
+@fast_init
 @dataclass(frozen=True)
 class ExecutionOutcome:
     seq_number: int
@@ -188,6 +197,7 @@ class ExecutionOutcome:
         return all(outcome.status == StatusCode.SUCCESS for outcome in self.outcomes)
 
 
+@fast_init
 @dataclass(frozen=True)
 class Cs02bResponse:
     """commandAccepted NULL plus, for immediate commands, the execution outcome."""
@@ -195,6 +205,7 @@ class Cs02bResponse:
     execution_outcome: ExecutionOutcome | None = None
 
 
+@fast_init
 @dataclass(frozen=True)
 class Cs02bAlert:
     """Future-dated execution alert (message code 0x00CB; 0x8F66 success, 0x8F67 failure)."""
@@ -264,12 +275,14 @@ CS02B_ALERT = DerSequence(
 # CS02a / CS02f Provide Security Credential Details
 
 
+@fast_init
 @dataclass(frozen=True)
 class Cs02aCommand:
     authorising_cell: TrustAnchorCellId
     roles: tuple[RemotePartyRole, ...]
 
 
+@fast_init
 @dataclass(frozen=True)
 class CellContents:
     """TrustAnchorCellContents: what a device reports about one cell."""
@@ -280,6 +293,7 @@ class CellContents:
     cell_usage: CellUsage = CellUsage.MANAGEMENT
 
 
+@fast_init
 @dataclass(frozen=True)
 class RemotePartyDetails:
     role: RemotePartyRole
@@ -288,6 +302,7 @@ class RemotePartyDetails:
     cells: tuple[CellContents, ...] | None = None
 
 
+@fast_init
 @dataclass(frozen=True)
 class Cs02aResponse:
     details: tuple[RemotePartyDetails, ...]
@@ -325,6 +340,7 @@ CS02A_RESPONSE = DerSequenceOf(
 # Certificates
 
 
+@fast_init
 @dataclass(frozen=True)
 class KeyUsageRequest:
     """CS02c and CS02e command: the key usage concerned."""
@@ -332,6 +348,7 @@ class KeyUsageRequest:
     key_usage: KeyUsage
 
 
+@fast_init
 @dataclass(frozen=True)
 class Cs02cResponse:
     """A PKCS#10 certification request (DER) or an error code."""
@@ -340,16 +357,19 @@ class Cs02cResponse:
     error: Cs02cError | None = None
 
 
+@fast_init
 @dataclass(frozen=True)
 class Cs02dCommand:
     certificate: bytes
 
 
+@fast_init
 @dataclass(frozen=True)
 class Cs02dResponse:
     status: Cs02dStatus
 
 
+@fast_init
 @dataclass(frozen=True)
 class Cs02eResponse:
     """The device certificate (DER) or an error code."""
