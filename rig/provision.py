@@ -10,7 +10,6 @@ or, for a device installed after the switch-over, the ECoS party).
 from __future__ import annotations
 
 import datetime as _dt
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -37,6 +36,7 @@ from firmware_emu.start_state import DeviceStartState, GeneratedKey
 from rig import pki as pki_module
 from rig.crypto import KeyStore, Usage, certs
 from rig.gbcs import CellUsage, CraFlag, Cs02bCommand, KeyUsage, RemotePartyRole, TrustAnchorCellId, decode
+from rig.gbcs.bytecode_cache import user_cache_root
 
 FIXTURE_PKI = Path(__file__).resolve().parents[1] / "fixtures" / "pki"
 DER = serialization.Encoding.DER
@@ -56,7 +56,7 @@ def fixture_pki_dir() -> Path:
     installed package has no ``fixtures``)."""
     if (FIXTURE_PKI / "pki.toml").exists():
         return FIXTURE_PKI
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gbcs-rig" / "pki"
+    cache = user_cache_root() / "pki"
     if not (cache / "pki.toml").exists():
         pki_module.write(default_pki(), cache)
     return cache

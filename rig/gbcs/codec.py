@@ -13,6 +13,7 @@ from typing import Any
 
 from construct import Construct
 
+from .bytecode_cache import compile_schema
 from .der import OpaqueRest
 from .errors import GbcsDecodeError, GbcsEncodeError
 from .fields import check_ciphering_fields
@@ -29,12 +30,13 @@ _compiled: Construct | None = None
 
 
 def compiled_frame() -> Construct:
-    """The compiled schema, compiled once per process on first use."""
+    """The compiled schema, compiled once per process on first use (its bytecode cached on disk
+    across processes: ``bytecode_cache``)."""
     global _compiled
     if _compiled is None:
         with _lock:
             if _compiled is None:
-                _compiled = FRAME.compile()
+                _compiled = compile_schema(FRAME)
     return _compiled
 
 

@@ -21,8 +21,12 @@ from typing import Any
 
 from construct.core import CodeGen
 
-#: objects reachable from generated code, keyed by ``id``; kept alive for the process lifetime
+#: objects reachable from generated code, by their number; kept alive for the process lifetime
 OBJECTS: dict[int, Any] = {}
+#: ``id`` of each object in ``OBJECTS`` -> its number. Numbers, not ids, name objects in generated
+#: code, so the same schema compiled in another process gives the same source (its bytecode can
+#: then be cached: ``bytecode_cache``); an object in ``OBJECTS`` stays alive, so its id is never reused
+_NUMBERS: dict[int, int] = {}
 
 _PRELUDE = """
 from rig.gbcs.compiling import OBJECTS, make
@@ -45,10 +49,12 @@ def prelude(code: CodeGen) -> None:
 def ref(code: CodeGen, obj: Any) -> str:
     """Module-level name under which generated code reaches ``obj``."""
     prelude(code)
-    key = id(obj)
-    OBJECTS[key] = obj
-    name = f"_obj_{key}"
-    code.append(f"{name} = OBJECTS[{key}]")
+    number = _NUMBERS.get(id(obj))
+    if number is None:
+        number = _NUMBERS[id(obj)] = len(OBJECTS)
+        OBJECTS[number] = obj
+    name = f"_obj_{number}"
+    code.append(f"{name} = OBJECTS[{number}]")
     return name
 
 
