@@ -38,6 +38,7 @@ from rig.config import ConfigError, parse_config
 from rig.config.model import LabgridTransportSpec, TransportKind
 from rig.pytest_plugin.leases import resource_keys
 from rig.transport.spawn import EmulatorProcess
+from tests.child_signals import interruptible
 from tests.lab_configs import ESME_ID, served_esme_config
 from tests.pty_relay import PtyRelay
 
@@ -465,7 +466,8 @@ class TestLab:
         report = f"signal-{signum.name}"
         run = subprocess.Popen([sys.executable, "-m", "rig.cli.main", "prove", "--config",
                                 str(lab.config(report, meter.name)), "--report", str(lab.folder / report)],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=interruptible)
         try:
             journal = lab.folder / report / "journal.jsonl"
             _wait_for(lambda: journal.exists() and '"type":"rig"' in journal.read_text(), 30,

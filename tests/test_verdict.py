@@ -23,6 +23,7 @@ from rig.scenarios import steps
 from rig.scenarios.catalogue import CATALOGUE
 from rig.transport.spawn import EmulatorProcess
 
+from .child_signals import interruptible
 from .pty_relay import PtyRelay
 from .vectors import PROJECT
 
@@ -96,7 +97,7 @@ def test_sigint_leaves_not_proven_and_resume_completes(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(PROJECT)}
     command = [sys.executable, "-m", "rig.cli.main", "prove", "--config", str(config), "--report", str(report)]
     process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+                               text=True, preexec_fn=interruptible)
     journal = report / "journal.jsonl"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
