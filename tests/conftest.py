@@ -110,7 +110,8 @@ def workers(cores: int | None = None) -> int:
     links, emulator processes and inner runs, not the CPU (with 4 workers on 2 cores only ~1.3
     cores were busy). On 2 cores under a load of 6-9 from other runs, ABBA: 4 workers 88.6 and
     86.2 s, 6 workers 76.7 and 84.0 s, for ~8 % more CPU (worker start-ups); with ``FIRST``
-    too, 4 workers 108.2 and 114.2 s, 6 workers 83.6 and 95.9 s."""
+    and this round's shorter tests, load 4-7, three runs each interleaved: 4 workers median
+    96.7 s (90.6-96.8), 6 workers 59.8 s (59.1-65.6), user+sys 106.6 s against 111.5 s."""
     cores = cores or os.cpu_count() or 1
     return min(3 * cores, cores + 4)
 
