@@ -15,6 +15,8 @@ labgrid or ser2net cannot be found.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import contextlib
 import dataclasses
 import getpass
@@ -38,6 +40,7 @@ from rig.config import ConfigError, parse_config
 from rig.config.model import LabgridTransportSpec, TransportKind
 from rig.pytest_plugin.leases import resource_keys
 from rig.transport.spawn import EmulatorProcess
+from tests.child_signals import interruptible
 from tests.lab_configs import ESME_ID, served_esme_config
 from tests.pty_relay import PtyRelay
 
@@ -229,6 +232,23 @@ class Lab:
 
         return _in_session(self.coordinator, work)
 
+    def acquire_as(self, place: str, user: str) -> None:
+        """``LG_USERNAME=user labgrid-client -p place acquire``, in this process: the same
+        AcquirePlace from a session that names ``user`` (a labgrid-client process costs a second
+        of interpreter start and imports; one test still acquires with the real command)."""
+        def acquire(session, loop, pb2) -> None:
+            loop.run_until_complete(session.stub.AcquirePlace(pb2.AcquirePlaceRequest(placename=place)))
+            loop.run_until_complete(session.sync_with_coordinator())
+        _session_as(self.coordinator, user, acquire)
+        assert self.holder(place).endswith(f"/{user}")
+
+    def release_as(self, place: str, user: str) -> None:
+        """``LG_USERNAME=user labgrid-client -p place release``, in this process."""
+        def release(session, loop, pb2) -> None:
+            loop.run_until_complete(session.stub.ReleasePlace(pb2.ReleasePlaceRequest(placename=place)))
+            loop.run_until_complete(session.sync_with_coordinator())
+        _session_as(self.coordinator, user, release)
+
     def holder(self, place: str) -> str | None:
         """Who holds the place, as the coordinator says (``labgrid-client show``'s "acquired")."""
         return self.session(lambda session, loop, pb2: session.places[place].acquired) or None
@@ -292,6 +312,44 @@ hdlc = {{ client = 0x10, server = 0x01 }}"""))
             _stop_group(process)
         for meter in self.meters.values():
             meter.stop()
+
+
+def _session_as(coordinator: str, user: str, work) -> None:
+    """``work(session, loop, pb2)`` in a labgrid client session that introduces itself to the
+    coordinator as ``host/user`` (labgrid reads LG_USERNAME when the session starts; setting it in
+    this process would leak into the runs other threads start), on a thread with its own loop."""
+    from labgrid.remote import client
+    from labgrid.remote.generated import labgrid_coordinator_pb2
+
+    class NamedSession(client.ClientSession):
+        def getuser(self) -> str:
+            return user
+
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            session = NamedSession(coordinator, loop, args=argparse.Namespace())
+            loop.run_until_complete(session.start())
+            try:
+                work(session, loop, labgrid_coordinator_pb2)
+            finally:
+                loop.run_until_complete(session.stop())
+                loop.run_until_complete(session.close())
+        except BaseException as err:
+            failures.append(err)
+        finally:
+            loop.close()
+
+    worker = threading.Thread(target=run, name=f"labgrid-as-{user}", daemon=True)
+    worker.start()
+    worker.join(30)
+    if worker.is_alive():
+        raise AssertionError(f"labgrid session as {user}: no answer from {coordinator} within 30s")
+    if failures:
+        raise failures[0]
 
 
 def _connects(port: int) -> bool:
@@ -395,11 +453,11 @@ class TestLab:
             assert tests and {r["outcome"] for r in tests} == {"inconclusive"}
             assert lab.holder(meter.place) == holder  # the holder keeps the place
         finally:
-            lab.client("-p", meter.place, "release", user=HOLDER)
+            lab.release_as(meter.place, HOLDER)
 
     def test_busy_place_with_wait_queues_and_gives_up_after_the_wait(self, lab):
         meter = lab.meters["busy"]
-        lab.client("-p", meter.place, "acquire", user=HOLDER)
+        lab.acquire_as(meter.place, HOLDER)
         try:
             before = meter.sent
             started = time.monotonic()
@@ -411,17 +469,17 @@ class TestLab:
             assert took >= 1.5
             assert lab.reservations() == []  # the reservation was cancelled
         finally:
-            lab.client("-p", meter.place, "release", user=HOLDER)
+            lab.release_as(meter.place, HOLDER)
 
     def test_busy_place_with_wait_runs_once_released(self, lab):
         meter = lab.meters["busy"]
-        lab.client("-p", meter.place, "acquire", user=HOLDER)
+        lab.acquire_as(meter.place, HOLDER)
 
         def release_once_queued():
             # the holder lets go only once the rig is waiting in its reservation
             with contextlib.suppress(AssertionError):
                 _wait_for(lambda: "waiting" in lab.reservations(), 30, "the rig's reservation")
-            lab.client("-p", meter.place, "release", user=HOLDER)
+            lab.release_as(meter.place, HOLDER)
 
         released = threading.Thread(target=release_once_queued)
         released.start()
@@ -465,7 +523,8 @@ class TestLab:
         report = f"signal-{signum.name}"
         run = subprocess.Popen([sys.executable, "-m", "rig.cli.main", "prove", "--config",
                                 str(lab.config(report, meter.name)), "--report", str(lab.folder / report)],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=interruptible)
         try:
             journal = lab.folder / report / "journal.jsonl"
             _wait_for(lambda: journal.exists() and '"type":"rig"' in journal.read_text(), 30,

@@ -23,6 +23,7 @@ from rig.scenarios import steps
 from rig.scenarios.catalogue import CATALOGUE
 from rig.transport.spawn import EmulatorProcess
 
+from .child_signals import interruptible
 from .pty_relay import PtyRelay
 from .vectors import PROJECT
 
@@ -96,7 +97,7 @@ def test_sigint_leaves_not_proven_and_resume_completes(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(PROJECT)}
     command = [sys.executable, "-m", "rig.cli.main", "prove", "--config", str(config), "--report", str(report)]
     process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+                               text=True, preexec_fn=interruptible)
     journal = report / "journal.jsonl"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -181,7 +182,10 @@ transport = { kind = "emulated", profile = "mute" }
 
 
 def test_a_device_that_dies_mid_run_is_inconclusive_never_failed(tmp_path, capsys):
-    emulator = EmulatorProcess("ESME", framing="length-prefixed", pki_dir=FIXTURE_PKI)
+    # the emulator's processed signal (declared: processed_signal) ends the waits of the scenarios
+    # before the kill at the signal instead of the response timeout (about 3.5 s of this test);
+    # after the kill no signal can come, and the link is lost as before
+    emulator = EmulatorProcess("ESME", framing="length-prefixed", pki_dir=FIXTURE_PKI, signal_processed=True)
     url = emulator.start()
     config = _config(tmp_path, f"""
 [rigs.dies]
@@ -190,7 +194,7 @@ manufacturer = "ACME"
 model = "DIES"
 firmware = "1"
 device_id = "7E570D00000000A0"
-features = ["cs02b"]
+features = ["cs02b", "processed_signal"]
 transport = {{ kind = "serial", url = "{url}", framing = "length-prefixed" }}
 """, join=1)
     report = tmp_path / "proof"
