@@ -18,7 +18,7 @@ pytest_plugins = ["pytester"]
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> None:
-    """``pytest`` alone runs in parallel, three pytest-xdist workers per core (``workers``), as CI
+    """``pytest`` alone runs in parallel, two pytest-xdist workers per core (``workers``), as CI
     does. (A pty number freed by one test's emulator is never reopened by another's link:
     ``rig.transport.serial_link`` treats a closed pty as lost.)
 
@@ -106,14 +106,14 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
 
 
 def workers(cores: int | None = None) -> int:
-    """Three workers per core, at most cores + 4: most of the suite's wall time is waiting on
-    links, emulator processes and inner runs, not the CPU (with 4 workers on 2 cores only ~1.3
-    cores were busy). On 2 cores under a load of 6-9 from other runs, ABBA: 4 workers 88.6 and
-    86.2 s, 6 workers 76.7 and 84.0 s, for ~8 % more CPU (worker start-ups); with ``FIRST``
-    and this round's shorter tests, load 4-7, three runs each interleaved: 4 workers median
-    96.7 s (90.6-96.8), 6 workers 59.8 s (59.1-65.6), user+sys 106.6 s against 111.5 s."""
+    """Two workers per core: most of the suite's wall time is waiting on links, emulator
+    processes and inner runs, but on a quiet machine a third per core only adds contention.
+    Interleaved on a quiet 2-core host (this round, with ``FIRST``): 4 workers 54.2 and 54.2 s,
+    6 workers 67.0, 56.1, 54.3, 55.1, 55.7, 67.6 and 51.7 s, with ~15 % more CPU, and the labgrid
+    group then once missed its 30 s start-up wait. Under a load of 4-9 from other runs 6 workers
+    did better (median 59.8 s against 96.7 s), but CI runs on a machine of its own."""
     cores = cores or os.cpu_count() or 1
-    return min(3 * cores, cores + 4)
+    return 2 * cores
 
 
 @pytest.fixture(scope="session")

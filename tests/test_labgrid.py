@@ -527,8 +527,13 @@ class TestLab:
                                preexec_fn=interruptible)
         try:
             journal = lab.folder / report / "journal.jsonl"
-            _wait_for(lambda: journal.exists() and '"type":"rig"' in journal.read_text(), 30,
-                      "the run to open the place")
+            try:
+                _wait_for(lambda: run.poll() is not None or (journal.exists() and '"type":"rig"' in journal.read_text()),
+                          30, "the run to open the place")
+            except AssertionError as timeout:  # say what the run was doing
+                run.kill()
+                raise AssertionError(f"{timeout}; the run printed: {run.communicate()[0][-3000:]}") from None
+            assert run.poll() is None, f"the run ended before it was signalled: {run.communicate()[0][-3000:]}"
             assert lab.holder(meter.place) == ME
             run.send_signal(signum)
             output, _ = run.communicate(timeout=30)
