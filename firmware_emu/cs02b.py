@@ -162,8 +162,9 @@ def _control_cell(device: EmulatedDevice, role: int) -> TrustAnchorCellId:
 
 
 #: (DS cell, KA cell) of every role, made once (cell ids are immutable)
-_ROLE_CELLS = {int(role): (TrustAnchorCellId(role, KeyUsage.DIGITAL_SIGNATURE),
-                           TrustAnchorCellId(role, KeyUsage.KEY_AGREEMENT)) for role in RemotePartyRole}
+_ROLE_CELLS = {int(role): (TrustAnchorCellId.canonical(TrustAnchorCellId(role, KeyUsage.DIGITAL_SIGNATURE)),
+                           TrustAnchorCellId.canonical(TrustAnchorCellId(role, KeyUsage.KEY_AGREEMENT)))
+               for role in RemotePartyRole}
 
 
 def _key_id(cert: ParsedCertificate) -> bytes:

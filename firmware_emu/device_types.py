@@ -51,7 +51,7 @@ class DeviceType(enum.Enum):
 
 
 def cell(role: R, usage: KeyUsage, cell_usage: CellUsage = CellUsage.MANAGEMENT) -> TrustAnchorCellId:
-    return TrustAnchorCellId(role, usage, cell_usage)
+    return TrustAnchorCellId.canonical(TrustAnchorCellId(role, usage, cell_usage))
 
 
 ROOT = cell(R.ROOT, KCS)

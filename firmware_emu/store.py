@@ -70,7 +70,7 @@ def cell_key(cell: TrustAnchorCellId) -> str:
 
 def parse_cell_key(key: str) -> TrustAnchorCellId:
     role, usage, cell_usage = (int(part) for part in key.split("/"))
-    return TrustAnchorCellId(RemotePartyRole(role), KeyUsage(usage), CellUsage(cell_usage))
+    return TrustAnchorCellId.canonical(TrustAnchorCellId(RemotePartyRole(role), KeyUsage(usage), CellUsage(cell_usage)))
 
 
 @dataclass

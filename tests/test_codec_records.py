@@ -75,3 +75,35 @@ def test_fast_init_refuses_what_it_cannot_build():
     for cls in (Later, Factory):
         with pytest.raises(TypeError):
             fast_init(cls)
+
+
+def test_decoded_cells_are_the_emulators_cell_instances():
+    """A decoded trust anchor cell is the very object that keys the emulated device's cell table
+    (``TrustAnchorCellId.canonical``), so the device's lookups need no field comparison."""
+    from pathlib import Path
+
+    from firmware_emu.device_types import CELLS, DeviceType
+    from rig.gbcs import decode
+
+    sample = Path(__file__).resolve().parents[1] / "fixtures" / "samples" / \
+        "CS02bSupplierBySupplier_IMMEDIATE_SUCCESS_COMMAND.hex"
+    command = decode(bytes.fromhex("".join(sample.read_text().split()))).payload
+    table = {cell: cell for cell in CELLS[DeviceType.ESME]}
+    cells = [r.target_cell for r in command.replacements] + [command.control.authorising_cell]
+    assert cells and all(cell in table for cell in cells)
+    assert all(table[cell] is cell for cell in cells)
+
+
+def test_canonical_cells_are_equal_shared_and_bounded(monkeypatch):
+    from rig.gbcs import KeyUsage, RemotePartyRole, TrustAnchorCellId
+
+    first = TrustAnchorCellId(RemotePartyRole.SUPPLIER, KeyUsage.DIGITAL_SIGNATURE)
+    again = TrustAnchorCellId(RemotePartyRole.SUPPLIER, KeyUsage.DIGITAL_SIGNATURE)
+    assert first is not again
+    assert TrustAnchorCellId.canonical(first) is TrustAnchorCellId.canonical(again)
+    assert TrustAnchorCellId.canonical(again) == again
+    monkeypatch.setattr(cs02, "_CANONICAL", {})
+    monkeypatch.setattr(cs02, "_CANONICAL_MAX", 1)
+    kept = TrustAnchorCellId.canonical(first)
+    other = TrustAnchorCellId(RemotePartyRole.ROOT, KeyUsage.KEY_CERT_SIGN)
+    assert kept is first and TrustAnchorCellId.canonical(other) is other and len(cs02._CANONICAL) == 1

@@ -859,6 +859,8 @@ class DerSequence(Construct):
             f"    {mark} = len(io.lenlog)",
             *indent(body),
             f"    if len({cache}) < {INTERNED_MAX} and not any(io.lenlog[{mark}:]):",
+            *([f"        {target} = {ref(code, self.cls.canonical)}({target})"]
+              if hasattr(self.cls, "canonical") else []),
             f"        {cache}[{key}] = ({target}, tuple(io.lenlog[{mark}:]))",
         ]
 
