@@ -60,7 +60,11 @@ def read_date_time(io_: ParseStream, path: str | None) -> CosemDateTime | None:
         return None
     if size != 12:
         raise CodecError(f"date-time length must be 0 or 12, found {size}", start, path)
-    raw = read_exact(io_, 12, path, "date-time")
+    return date_time_from_octets(read_exact(io_, 12, path, "date-time"))
+
+
+def date_time_from_octets(raw: bytes) -> CosemDateTime:
+    """The 12 octets of a COSEM date-time as a value (the inverse of ``date_time_octets``)."""
     return CosemDateTime(
         int.from_bytes(raw[0:2], "big"), raw[2], raw[3], raw[4], raw[5], raw[6], raw[7], raw[8],
         int.from_bytes(raw[9:11], "big", signed=True), raw[11],

@@ -31,6 +31,7 @@ from .fields import (
     UInt,
     check_ciphering_fields,
     check_end,
+    date_time_from_octets,
     date_time_octets,
     read_mac,
     read_mac_header,
@@ -100,10 +101,7 @@ def read_grouping_header(io_: ParseStream, this: Any, generic: ParseFn) -> Group
         if cra_flag is not None and (size == 0 or size == 12) and at + 3 <= limit and data[at] == 2:
             date_time = None
             if size:
-                raw = data[pos + 30:at]
-                date_time = CosemDateTime(
-                    int.from_bytes(raw[0:2], "big"), raw[2], raw[3], raw[4], raw[5], raw[6], raw[7], raw[8],
-                    int.from_bytes(raw[9:11], "big", signed=True), raw[11])
+                date_time = date_time_from_octets(data[pos + 30:at])
             io_.lenlog.append(0)  # the other-information length, as ``read_other_info`` logs it
             io_.pos = at + 3
             return make(GroupingHeader, {
@@ -202,19 +200,7 @@ def parse_frame_fast(io_: ParseStream, this: Any, payloads: dict[int, ParseFn], 
         return generic(io_, this)
     date_time = None
     if date_size:
-        raw = data[pos + 30:pos + 42]
-        date_time = _new(CosemDateTime)
-        fields = date_time.__dict__
-        fields["year"] = raw[0] << 8 | raw[1]
-        fields["month"] = raw[2]
-        fields["day"] = raw[3]
-        fields["day_of_week"] = raw[4]
-        fields["hour"] = raw[5]
-        fields["minute"] = raw[6]
-        fields["second"] = raw[7]
-        fields["hundredths"] = raw[8]
-        fields["deviation"] = int.from_bytes(raw[9:11], "big", signed=True)
-        fields["clock_status"] = raw[11]
+        date_time = date_time_from_octets(data[pos + 30:pos + 42])
     log = io_.lenlog
     if mac_width >= 0:
         log.append(mac_width)
