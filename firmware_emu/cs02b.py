@@ -41,6 +41,7 @@ from . import counters, cpv
 from .certificates import CertificateError, ParsedCertificate, parse_certificate
 from .device import ACB_KA, NO_ID, EmulatedDevice, Rejected
 from .device_types import DeviceType
+from .device_types import cell as _cell
 from .rejections import Reason
 from .store import PendingCommand
 
@@ -162,8 +163,7 @@ def _control_cell(device: EmulatedDevice, role: int) -> TrustAnchorCellId:
 
 
 #: (DS cell, KA cell) of every role, made once (cell ids are immutable)
-_ROLE_CELLS = {int(role): (TrustAnchorCellId.canonical(TrustAnchorCellId(role, KeyUsage.DIGITAL_SIGNATURE)),
-                           TrustAnchorCellId.canonical(TrustAnchorCellId(role, KeyUsage.KEY_AGREEMENT)))
+_ROLE_CELLS = {int(role): (_cell(role, KeyUsage.DIGITAL_SIGNATURE), _cell(role, KeyUsage.KEY_AGREEMENT))
                for role in RemotePartyRole}
 
 

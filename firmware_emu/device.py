@@ -49,6 +49,7 @@ from . import alerts, counters
 from .certificates import CertificateError, ParsedCertificate, parse_certificate
 from .clock import Clock, SystemClock
 from .device_types import CELLS, DeviceType
+from .device_types import cell as _cell
 from .events import Event
 from .private_keys import PrivateKeyField
 from .profiles import DEFAULT, ModelProfile, get_profile
@@ -58,7 +59,7 @@ from .store import DeviceState, TrustAnchorStore
 #: the usual ``peer_ka_keys``: none (shared, read-only; a replay gives its own mapping)
 NO_PEER_KEYS: Mapping[bytes, ec.EllipticCurvePrivateKey] = MappingProxyType({})
 _DS_KEY, _KA_KEY = PrivateKeyField(), PrivateKeyField()
-ACB_KA = TrustAnchorCellId.canonical(TrustAnchorCellId(RemotePartyRole.ACCESS_CONTROL_BROKER, KeyUsage.KEY_AGREEMENT))
+ACB_KA = _cell(RemotePartyRole.ACCESS_CONTROL_BROKER, KeyUsage.KEY_AGREEMENT)
 NO_ID = bytes(8)
 #: the security header GBCS allows on a MACed command [RTDS: every one of 815 MACed frames]:
 #: authentication only with suite 1, and an invocation counter of zero (gbcs-parser fixes it too)

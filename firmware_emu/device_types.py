@@ -51,6 +51,8 @@ class DeviceType(enum.Enum):
 
 
 def cell(role: R, usage: KeyUsage, cell_usage: CellUsage = CellUsage.MANAGEMENT) -> TrustAnchorCellId:
+    """The canonical instance of a cell id (``TrustAnchorCellId.canonical``): the emulator's
+    tables and the decoder's cells are then the same objects."""
     return TrustAnchorCellId.canonical(TrustAnchorCellId(role, usage, cell_usage))
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from rig.gbcs.payloads.cs02 import TrustAnchorCellId
 from rig.gbcs.tables import CellUsage, KeyUsage, RemotePartyRole
 
+from .device_types import cell as _cell
 from .events import CAPACITY, Event
 
 STATE_FILE = "device-state.json"
@@ -70,7 +71,7 @@ def cell_key(cell: TrustAnchorCellId) -> str:
 
 def parse_cell_key(key: str) -> TrustAnchorCellId:
     role, usage, cell_usage = (int(part) for part in key.split("/"))
-    return TrustAnchorCellId.canonical(TrustAnchorCellId(RemotePartyRole(role), KeyUsage(usage), CellUsage(cell_usage)))
+    return _cell(RemotePartyRole(role), KeyUsage(usage), CellUsage(cell_usage))
 
 
 @dataclass
