@@ -52,6 +52,9 @@ class ParsedCertificate:
     #: every access, and path validation checks the same certificates on every command
     signature: bytes = b""
     tbs: bytes = b""
+    #: a CA certificate whose key may sign certificates (basicConstraints cA and keyCertSign),
+    #: decided once: path validation asks it of the issuing CA of every replacement certificate
+    signs_certificates: bool = False
 
     def valid_at(self, when: _dt.datetime) -> bool:
         return self.not_before <= when <= self.not_after
@@ -71,10 +74,11 @@ def _parse(der: bytes) -> ParsedCertificate:
             policies_critical = cert.extensions.get_extension_for_oid(ExtensionOID.CERTIFICATE_POLICIES).critical
         except x509.ExtensionNotFound:
             policies_critical = False
+        usage = certs.key_usage(cert)
         return ParsedCertificate(
             der=der, certificate=cert, public_key=public, subject_id=certs.entity_id(cert),
             key_id=certs.subject_key_id(cert), authority_key_id=certs.authority_key_id(cert),
-            role=certs.role(cert), key_usage=certs.key_usage(cert), is_ca=is_ca, path_length=path_length,
+            role=certs.role(cert), key_usage=usage, is_ca=is_ca, path_length=path_length,
             policies_critical=policies_critical,
             ecdsa_sha256=cert.signature_algorithm_oid == SignatureAlgorithmOID.ECDSA_WITH_SHA256,
             not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
@@ -82,6 +86,7 @@ def _parse(der: bytes) -> ParsedCertificate:
             point=None if public is None else public.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint),
             own_key_id=None if public is None else certs.key_id_method2(public),
             signature=cert.signature, tbs=cert.tbs_certificate_bytes,
+            signs_certificates=bool(is_ca and KeyUsage.KEY_CERT_SIGN in usage),
         )
     except Exception as err:
         # whatever ``cryptography`` raises for bytes it cannot load (ValueError, InvalidVersion,
@@ -98,7 +103,8 @@ class CertificateCache:
         self._lock = threading.Lock()
 
     def parse(self, der: bytes) -> ParsedCertificate:
-        der = bytes(der)
+        if der.__class__ is not bytes:
+            der = bytes(der)
         parsed = self._entries.get(der)  # the common case, a hit: one lookup (atomic), no lock
         if parsed is not None:
             try:
@@ -122,5 +128,5 @@ class CertificateCache:
 CERTIFICATES = CertificateCache()
 
 
-def parse_certificate(der: bytes) -> ParsedCertificate:
-    return CERTIFICATES.parse(der)
+#: the process-wide parse, bound once (it runs about ten times per CS02b command)
+parse_certificate = CERTIFICATES.parse

@@ -21,7 +21,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from rig.gbcs.tables import KeyUsage, RemotePartyRole
+from rig.gbcs.tables import RemotePartyRole
 
 from .certificates import ParsedCertificate
 
@@ -98,19 +98,28 @@ def validate(leaf: ParsedCertificate, path: Sequence[ParsedCertificate], anchors
     current = leaf
     below_ca = 0  # CA certificates between the leaf and the one being checked
     for _ in range(MAX_DEPTH):
-        anchor = next((a for a in anchors if _issued_by(current, a)), None)
+        # plain loops, not ``next(generator)``: this runs for every replacement of every command
+        anchor = None
+        for candidate in anchors:
+            if _issued_by(current, candidate):
+                anchor = candidate
+                break
         if anchor is not None:
             if current is leaf and needs_issuing_ca and _is_root(anchor):
                 return CpvFailure.NO_ISSUING_CA
             return None if _signature_ok(current, anchor, verified) else CpvFailure.BAD_SIGNATURE
-        issuer = next((c for c in path if c is not current and _issued_by(current, c)), None)
+        issuer = None
+        for candidate in path:
+            if candidate is not current and _issued_by(current, candidate):
+                issuer = candidate
+                break
         if issuer is None:
             return CpvFailure.NO_CHAIN
         if current is leaf and needs_issuing_ca and _is_root(issuer):
             return CpvFailure.NO_ISSUING_CA
         if not _signature_ok(current, issuer, verified):
             return CpvFailure.BAD_SIGNATURE
-        if not issuer.is_ca or KeyUsage.KEY_CERT_SIGN not in issuer.key_usage:
+        if not issuer.signs_certificates:  # a CA (basicConstraints) with keyCertSign
             return CpvFailure.NOT_A_CA
         if issuer.path_length is not None and below_ca > issuer.path_length:
             return CpvFailure.NOT_A_CA

@@ -49,6 +49,12 @@ UPDATE_SECURITY_CREDENTIALS = 0x8F70
 CS02G_CODES = frozenset({0x0125, 0x0126})
 
 
+#: frame variant -> (MACed, signed)
+_VARIANT_SHAPE = {Variant.SIGNED: (False, True), Variant.MAC_ONLY: (True, False), Variant.SIGNED_AND_MACED: (True, True)}
+#: mode -> its name, for the event log (``Enum.name`` is a Python-level property, read per command)
+_MODE_NAMES = {mode: mode.name for mode in ReplacementMode}
+
+
 def _authorising_cell(device: EmulatedDevice, message: Message, command: Cs02bCommand) -> tuple[TrustAnchorCellId, bool]:
     """The cell whose key authorises this command, and whether a signature is required."""
     control = command.control
@@ -58,9 +64,7 @@ def _authorising_cell(device: EmulatedDevice, message: Message, command: Cs02bCo
     is_chf = device.device_type is DeviceType.CHF
     variant = rule.variant_for(is_chf)
     macd, signed = message.mac_header is not None, message.signature is not None
-    expected = {Variant.SIGNED: (False, True), Variant.MAC_ONLY: (True, False),
-                Variant.SIGNED_AND_MACED: (True, True)}[variant]
-    if (macd, signed) != expected:
+    if (macd, signed) != _VARIANT_SHAPE[variant]:
         raise Rejected(Reason.MALFORMED, f"mode {control.mode.name} needs frame variant {variant.value}")
     role = rule.authorising_role_for(is_chf)
     if role is None:  # ACB replacing its own credentials on a non-CHF device: MAC only, no [2]
@@ -123,14 +127,15 @@ def _cancel(device: EmulatedDevice, role: int) -> int:
     return cancelled
 
 
-def _cell_status(device: EmulatedDevice, command: Cs02bCommand, target: TrustAnchorCellId, certificate: bytes,
+def _cell_status(device: EmulatedDevice, target_roles: frozenset, target: TrustAnchorCellId, certificate: bytes,
                  path: list | None, anchors: list, at: _dt.datetime | None,
                  verified: dict) -> tuple[StatusCode, ParsedCertificate | None]:
-    """The cell's status and, on success, the parsed replacement certificate (parsed once)."""
+    """The cell's status and, on success, the parsed replacement certificate (parsed once).
+    ``target_roles``: the roles the command's mode may replace (looked up once per command)."""
     statuses = device.profile.statuses
     if target not in device.state.cells:
         return statuses["target_not_on_device"], None
-    if target.role not in MODE_RULES[command.control.mode].target_roles:
+    if target.role not in target_roles:
         return statuses["target_not_permitted"], None
     try:
         leaf = parse_certificate(certificate)
@@ -182,6 +187,7 @@ def execute(device: EmulatedDevice, message: Message, command: Cs02bCommand, *, 
     """Replace the targeted cells and apply the floors; returns the execution outcome."""
     control = command.control
     profile = device.profile
+    rule = MODE_RULES[control.mode]
     at = None if (control.disapplies_time_checks or not profile.reliable_time) else device.now()
     try:
         path = [parse_certificate(der) for der in command.certification_path]
@@ -191,13 +197,15 @@ def execute(device: EmulatedDevice, message: Message, command: Cs02bCommand, *, 
     verified: dict = {}  # signatures checked during this command's path validations
     anchors = device.anchors()  # as they stand before this command replaces anything
     replaced: dict[int, bytes | None] = {}  # role -> its new control key's id after a change of control
+    succeeded = 0
     for replacement in command.replacements:
         target = replacement.target_cell
         existing = device.cell_certificate(target)
         if refused:
             status, new = profile.statuses["refused"], None
         else:
-            status, new = _cell_status(device, command, target, replacement.certificate, path, anchors, at, verified)
+            status, new = _cell_status(device, rule.target_roles, target, replacement.certificate, path, anchors, at,
+                                       verified)
         old_id, old_key = (existing.subject_id, existing.key_id) if existing else (NO_ID, NO_ID)
         if status == StatusCode.SUCCESS:
             if new is None:  # a profile that reports a failed check as success: installed all the same
@@ -206,21 +214,24 @@ def execute(device: EmulatedDevice, message: Message, command: Cs02bCommand, *, 
             new_id, new_key = new.subject_id, new.key_id
             role = int(target.role)
             replaced.setdefault(role, None)
-            if target == _control_cell(device, role) and not _same_key(existing, new):  # a change of control
+            control_cell = _control_cell(device, role)
+            if (target is control_cell or target == control_cell) and not _same_key(existing, new):  # a change of control
                 new_key_id = _key_id(new)
                 counters.change_control(device.state, role, _key_id(existing) if existing else None, new_key_id)
                 replaced[role] = new_key_id
+            succeeded += 1
         else:
             new_id, new_key = old_id, old_key
         outcomes.append(ReplacementOutcome(target, status, old_id, old_key, new_id, new_key))
-    role = MODE_RULES[control.mode].authorising_role or RemotePartyRole.ACCESS_CONTROL_BROKER
+    role = rule.authorising_role or RemotePartyRole.ACCESS_CONTROL_BROKER
     changes = counters.apply_floors(device.state, counters.requested(control, role), rules=profile.floor_rules,
                                     authorising_role=role, frame_counter=message.originator_counter,
                                     replaced=replaced)
-    ok = sum(o.status == StatusCode.SUCCESS for o in outcomes)
-    device.log(UPDATE_SECURITY_CREDENTIALS, f"mode {control.mode.name} counter {control.seq_number}: "
-                                            f"{ok}/{len(outcomes)} cell(s) replaced")
-    return ExecutionOutcome(control.seq_number, ReplacementMode(control.mode), changes, tuple(outcomes))
+    mode = control.mode
+    device.log(UPDATE_SECURITY_CREDENTIALS, f"mode {_MODE_NAMES.get(mode) or ReplacementMode(mode).name} counter "
+                                            f"{control.seq_number}: {succeeded}/{len(outcomes)} cell(s) replaced")
+    return ExecutionOutcome(control.seq_number, mode if mode.__class__ is ReplacementMode else ReplacementMode(mode),
+                            changes, tuple(outcomes))
 
 
 def _alert(device: EmulatedDevice, message: Message, command: Cs02bCommand, outcome: ExecutionOutcome,

@@ -90,8 +90,9 @@ class DeviceIdentity:
     def mac_key_pair(self, peer: ec.EllipticCurvePublicKey) -> tuple[ec.EllipticCurvePrivateKey,
                                                                        ec.EllipticCurvePublicKey] | None:
         """(private key, public key) whose ECDH gives the secret shared with ``peer``, or None."""
-        if self.ka_key is not None:
-            return self.ka_key, peer
+        private = self.ka_key  # read once: each read hands the key object out of ``private_keys``
+        if private is not None:
+            return private, peer
         own = self.ka_public
         private = self.peer_ka_keys.get(_point(peer))
         if own is None or private is None:
@@ -193,9 +194,15 @@ class EmulatedDevice:
 
     def anchors(self) -> list[ParsedCertificate]:
         """Path validation anchors: the root cell, plus any extra trusted CAs."""
-        root = [c for c in self.state.cells if c.role == RemotePartyRole.ROOT]
-        found = [cert for cert in (self.cell_certificate(c) for c in root) if cert is not None]
-        return found + list(self.trusted_cas)
+        found = []
+        for c, der in self.state.cells.items():  # one pass: this runs for every CS02b command
+            if der is not None and c.role == RemotePartyRole.ROOT:
+                try:
+                    found.append(parse_certificate(der))
+                except CertificateError:
+                    pass
+        found.extend(self.trusted_cas)
+        return found
 
     @property
     def events(self) -> list[Event]:

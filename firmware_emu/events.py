@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass
 
+from rig.gbcs.compiling import fast_init
 from rig.gbcs.tables import alert_code_label
 
 #: events kept per device (older ones fall off, as on a meter's circular log)
 CAPACITY = 500
 
 
+@fast_init  # one per command processed: the frozen dataclass __init__ costs a call per field
 @dataclass(frozen=True)
 class Event:
     time: _dt.datetime
