@@ -13,6 +13,7 @@ in how their sub-schemas run.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,7 @@ from .streams import (
     BuildStream,
     CodecError,
     ParseStream,
+    encode_length,
     length_at_slot,
     peek_byte,
     pop_region,
@@ -328,6 +330,77 @@ def build_grouping_fast(msg: Message, io_: BuildStream, this: Any, generic: Buil
     state.slot = slot + 1  # the other-information length's slot
 
 
+_COUNTER_LIMIT = 1 << 64
+
+
+def build_frame_fast(msg: Message, io_: BuildStream, this: Any, payloads: dict[int, tuple[type, BuildFn]],
+                     generic: BuildFn) -> FrameLayout:
+    """The compiled codec's frame flow for the usual message without a MAC header, in one
+    function: what the device signs for every response and alert.
+
+    Usual: no length plan (a message built from typed values), no MAC header and no MAC, not a
+    pre-command, a ``CraFlag`` and a two-octet message code whose payload is exactly its table's
+    class, an eight-byte counter, eight-octet ids, no supplementary fields, and a signature field
+    that is absent (``00``) or 64 octets. Every condition is checked before anything is
+    written, so any other message (every malformed one included) goes to ``generic``, the shared
+    ``build_frame`` through ``build_grouping_fast``, which writes the same bytes and the same
+    layout for what this takes; errors of the payload builder and of ``date_time_octets`` are
+    raised by the same code in the same order as there (grouping header first).
+    """
+    state = io_.state
+    cra_flag, code, counter = msg.cra_flag, msg.message_code, msg.originator_counter
+    originator, recipient, signature = msg.originator_id, msg.recipient_id, msg.signature
+    payload = msg.payload
+    if state.plan or msg.mac_header is not None or msg.mac is not None or msg.precommand \
+            or msg.supplementary is not None or cra_flag.__class__ is not CraFlag \
+            or code.__class__ is not int or not 0 <= code < 0x10000 \
+            or counter.__class__ is not int or not 0 <= counter < _COUNTER_LIMIT \
+            or originator.__class__ is not bytes or recipient.__class__ is not bytes \
+            or len(originator) != 8 or len(recipient) != 8 \
+            or (signature is not None and (signature.__class__ is not bytes or len(signature) != 64)):
+        return generic(msg, io_, this)
+    entry = payloads.get(cra_flag._value_ << 16 | code)
+    if entry is None or payload.__class__ is not entry[0]:
+        return generic(msg, io_, this)
+    buffer = io_.buffer
+    grouping_start = len(buffer)
+    buffer += _GROUPING_IDS.pack(GENERAL_SIGNING, 9, cra_flag._value_, counter, 8, originator, 8, recipient)
+    buffer += date_time_octets(msg.date_time)
+    buffer += _CODE_AND_LENGTH.pack(2, code, 0)  # other-information length, code, content length placeholder
+    state.slot += 2  # the other-information length's slot, then the content length's
+    mark = len(buffer)
+    saved_style = state.long_form_width
+    state.long_form_width = state.payload_long_form_width
+    entry[1](payload, io_, this)
+    state.long_form_width = saved_style
+    body_length = len(buffer) - mark
+    if body_length < 0x80:
+        buffer[mark - 1] = body_length
+    else:
+        buffer[mark - 1:mark] = encode_length(body_length, saved_style)
+    payload_end = len(buffer)
+    if signature is None:
+        buffer.append(0)
+    else:
+        buffer.append(0x40)
+        buffer += signature
+    layout = _new(FrameLayout)
+    fields = layout.__dict__
+    fields["grouping_start"] = grouping_start
+    fields["payload_start"] = payload_end - body_length
+    fields["payload_end"] = payload_end
+    fields["signature_end"] = fields["length"] = len(buffer)
+    return layout
+
+
+#: the grouping header up to its date-time: tag, transaction-id length, CRA flag, counter,
+#: then each system title after its length (the ids' sizes and the counter's range checked first)
+_GROUPING_IDS = struct.Struct(">BBBQB8sB8s")
+#: the other-information length (2: the code alone), the message code, then the content length
+#: octet (a placeholder until the payload's size is known)
+_CODE_AND_LENGTH = struct.Struct(">BHB")
+
+
 def build_frame(msg: Message, io_: BuildStream, this: Any, grouping: BuildFn,
                 payloads: dict[int, tuple[type, BuildFn]], opaque: BuildFn) -> FrameLayout:
     """Frame flow for encoding; returns the offsets of the signed and MACed ranges."""
@@ -398,6 +471,14 @@ def build_frame(msg: Message, io_: BuildStream, this: Any, grouping: BuildFn,
                               "length": len(io_.buffer)})
 
 
+def _called(expression: str, arguments: str) -> str | None:
+    """The function an emitted expression only calls with the table's own arguments (an inline
+    payload's ``parse_inline_7(io, this)``), so the table holds it and not a wrapper that calls
+    it: one call less per payload. None for any other expression."""
+    name = expression[:-len(arguments)] if expression.endswith(arguments) else ""
+    return name if name.isidentifier() else None
+
+
 def _schema_class(schema: Construct) -> type:
     return schema.cls
 
@@ -441,11 +522,13 @@ class Frame(Construct):
         for key, schema in self.payloads.items():
             if id(schema) not in wrappers:
                 if kind == "parse":
-                    lines = [f"return {schema._compileparse(code)}"]
-                    wrappers[id(schema)] = define(code, "payload_parse", lines, "io, this")
+                    expression = schema._compileparse(code)
+                    wrappers[id(schema)] = _called(expression, "(io, this)") \
+                        or define(code, "payload_parse", [f"return {expression}"], "io, this")
                 else:
-                    lines = [schema._compilebuild(code)]
-                    wrappers[id(schema)] = define(code, "payload_build", lines, "obj, io, this")
+                    expression = schema._compilebuild(code)
+                    wrappers[id(schema)] = _called(expression, "(obj, io, this)") \
+                        or define(code, "payload_build", [expression], "obj, io, this")
             name = wrappers[id(schema)]
             if kind == "parse":
                 entries.append(f"{key}: {name}")
@@ -478,7 +561,9 @@ class Frame(Construct):
         grouping = define(code, "build_grouping_fast", [f"_frame.build_grouping_fast(obj, io, this, {generic})"],
                           "obj, io, this")
         table, opaque = self._payload_functions(code, "build")
-        return f"_frame.build_frame(obj, io, this, {grouping}, {table}, {opaque})"
+        generic = define(code, "build_frame", [f"return _frame.build_frame(obj, io, this, {grouping}, {table}, {opaque})"],
+                         "obj, io, this")
+        return f"_frame.build_frame_fast(obj, io, this, {table}, {generic})"
 
 
 # parse_frame and read_grouping_header give every field of what they ``make``
