@@ -144,12 +144,12 @@ def parse_frame_fast(io_: ParseStream, this: Any, payloads: dict[int, ParseFn], 
         first = data[7]
         if first < 0x80:
             at, length, mac_width = 8, first, 0
+        elif first == 0x82:  # before 0x81: a CS02b command (certificates) is longer than 255
+            at, length, mac_width = 10, data[8] << 8 | data[9], 2
+            nonminimal = length < 0x100
         elif first == 0x81:
             at, length, mac_width = 9, data[8], 1
             nonminimal = length < 0x80
-        elif first == 0x82:
-            at, length, mac_width = 10, data[8] << 8 | data[9], 2
-            nonminimal = length < 0x100
         else:
             return generic(io_, this)
         if length != size - at or data[at:at + 5] != _USUAL_SECURITY:
@@ -175,18 +175,18 @@ def parse_frame_fast(io_: ParseStream, this: Any, payloads: dict[int, ParseFn], 
         payload_start = at + 4
         content_width = 0
         end = payload_start + first
-    elif first == 0x81 and at + 5 <= size:
-        payload_start = at + 5
-        content_width = 1
-        length = data[at + 4]
-        end = payload_start + length
-        nonminimal = nonminimal or length < 0x80
     elif first == 0x82 and at + 6 <= size:
         payload_start = at + 6
         content_width = 2
         length = data[at + 4] << 8 | data[at + 5]
         end = payload_start + length
         nonminimal = nonminimal or length < 0x100
+    elif first == 0x81 and at + 5 <= size:
+        payload_start = at + 5
+        content_width = 1
+        length = data[at + 4]
+        end = payload_start + length
+        nonminimal = nonminimal or length < 0x80
     else:
         return generic(io_, this)
     rest = size - end
@@ -376,6 +376,10 @@ def build_frame_fast(msg: Message, io_: BuildStream, this: Any, payloads: dict[i
     body_length = len(buffer) - mark
     if body_length < 0x80:
         buffer[mark - 1] = body_length
+    elif body_length < 0x100 and saved_style < 2:  # what encode_length writes, without its calls
+        buffer[mark - 1:mark] = bytes((0x81, body_length))
+    elif body_length < 0x10000 and saved_style <= 2:
+        buffer[mark - 1:mark] = bytes((0x82, body_length >> 8, body_length & 0xFF))
     else:
         buffer[mark - 1:mark] = encode_length(body_length, saved_style)
     payload_end = len(buffer)

@@ -79,37 +79,32 @@ def parse_fallback(sc: Construct, code: CodeGen, target: str, limit: str) -> lis
 
 def header_lines(code: CodeGen, tag: int, what: str, end: str, limit: str) -> list[str]:
     """Read a constructed element's tag and length: ``end`` is its content end, ``pos`` its
-    content start. Short form, ``82 hh ll`` and ``81 ll`` inline, as ``der.enter`` reads them:
-    the tag is tested once and the first length octet picks the form (a certificate-sized
-    element does not run through the failing short and ``81`` tests first)."""
-    fallback = [
-        f"ends.append({limit})",
-        "io.pos = pos",
-        f"{end} = _der.enter(io, {tag}, None, {what!r})",
-        "pos = io.pos",
-        "del ends[-2:]",
-    ]
+    content start. Short form, ``82 hh ll`` and ``81 ll`` inline, as ``der.enter`` reads them;
+    ``82`` before ``81``, as certificate-sized elements (every CS02b replacement) are the usual
+    long form and ``81`` the rarer one."""
     return [
-        f"if pos + 2 <= {limit} and data[pos] == {tag}:",
-        "    n = data[pos + 1]",
-        f"    if n < 128 and ({end} := pos + 2 + n) <= {limit}:",
-        "        log(0)",
-        "        pos += 2",
-        f"    elif n == 130 and pos + 4 <= {limit} and ({end} := pos + 4 + (data[pos + 2] << 8 | data[pos + 3])) "
-        f"<= {limit}:",
-        "        log(2)",
-        f"        if {end} - pos < 260:",  # a content length below 256 in two octets
-        "            io.nonminimal = True",
-        "        pos += 4",
-        f"    elif n == 129 and pos + 3 <= {limit} and ({end} := pos + 3 + data[pos + 2]) <= {limit}:",
-        "        log(1)",
-        "        if data[pos + 2] < 128:",
-        "            io.nonminimal = True",
-        "        pos += 3",
-        "    else:",
-        *indent(fallback, 2),
+        f"if pos + 2 <= {limit} and data[pos] == {tag} and (n := data[pos + 1]) < 128 "
+        f"and ({end} := pos + 2 + n) <= {limit}:",
+        "    log(0)",
+        "    pos += 2",
+        f"elif pos + 4 <= {limit} and data[pos] == {tag} and data[pos + 1] == 130 "
+        f"and ({end} := pos + 4 + (data[pos + 2] << 8 | data[pos + 3])) <= {limit}:",
+        "    log(2)",
+        f"    if {end} - pos < 260:",  # a content length below 256 in two octets
+        "        io.nonminimal = True",
+        "    pos += 4",
+        f"elif pos + 3 <= {limit} and data[pos] == {tag} and data[pos + 1] == 129 "
+        f"and ({end} := pos + 3 + data[pos + 2]) <= {limit}:",
+        "    log(1)",
+        "    if data[pos + 2] < 128:",
+        "        io.nonminimal = True",
+        "    pos += 3",
         "else:",
-        *indent(fallback),
+        f"    ends.append({limit})",
+        "    io.pos = pos",
+        f"    {end} = _der.enter(io, {tag}, None, {what!r})",
+        "    pos = io.pos",
+        "    del ends[-2:]",
     ]
 
 
