@@ -38,7 +38,7 @@ from .fields import (
     read_mac_header,
     read_signature_field,
 )
-from .message import EMPTY_CIPHERING_FIELDS, CosemDateTime, FrameLayout, Message, Supplementary
+from .message import EMPTY_CIPHERING_FIELDS, CosemDateTime, FrameLayout, MacHeader, Message, Supplementary
 from .streams import (
     BuildStream,
     CodecError,
@@ -333,36 +333,56 @@ def build_grouping_fast(msg: Message, io_: BuildStream, this: Any, generic: Buil
 _COUNTER_LIMIT = 1 << 64
 
 
-def build_frame_fast(msg: Message, io_: BuildStream, this: Any, payloads: dict[int, tuple[type, BuildFn]],
-                     generic: BuildFn) -> FrameLayout:
-    """The compiled codec's frame flow for the usual message without a MAC header, in one
-    function: what the device signs for every response and alert.
+def build_frame_fast(msg: Message, io_: BuildStream, this: Any, grouping: BuildFn,
+                     payloads: dict[int, tuple[type, BuildFn]], opaque: BuildFn) -> FrameLayout:
+    """The compiled codec's frame flow for the usual message, in one function: what the device
+    signs for every response and alert, and most captured frames.
 
-    Usual: no length plan (a message built from typed values), no MAC header and no MAC, not a
-    pre-command, a ``CraFlag`` and a two-octet message code whose payload is exactly its table's
-    class, an eight-byte counter, eight-octet ids, no supplementary fields, and a signature field
-    that is absent (``00``) or 64 octets. Every condition is checked before anything is
-    written, so any other message (every malformed one included) goes to ``generic``, the shared
-    ``build_frame`` through ``build_grouping_fast``, which writes the same bytes and the same
-    layout for what this takes; errors of the payload builder and of ``date_time_octets`` are
-    raised by the same code in the same order as there (grouping header first).
+    Usual: no length plan (a message built from typed values, or a decoded one whose lengths
+    were all minimal), no MAC header or the GBCS one (an int security control and invocation
+    counter in range, the six zero field octets) with no MAC or a 12-byte one, not a pre-command,
+    a ``CraFlag`` of one octet and a two-octet message code whose payload is ``bytes`` or exactly
+    its table's class, an eight-byte counter, eight-octet ids, no supplementary fields, and a
+    signature field that is absent (``00``) or 64 octets. Every condition is checked before
+    anything is written, so any other message (every malformed one included) goes to the shared
+    ``build_frame``, which writes the same bytes and the same layout for what this takes; errors
+    of the payload builder and of ``date_time_octets`` are raised by the same code in the same
+    order as there (grouping header first). Lengths are written in place (a one-octet
+    placeholder, widened only when a length needs more) rather than inserted. A MACed frame is
+    taken only at the start of the stream (``build_frame`` gives its offsets from there).
     """
     state = io_.state
     cra_flag, code, counter = msg.cra_flag, msg.message_code, msg.originator_counter
     originator, recipient, signature = msg.originator_id, msg.recipient_id, msg.signature
-    payload = msg.payload
-    if state.plan or msg.mac_header is not None or msg.mac is not None or msg.precommand \
-            or msg.supplementary is not None or cra_flag.__class__ is not CraFlag \
-            or code.__class__ is not int or not 0 <= code < 0x10000 \
+    header, mac, payload = msg.mac_header, msg.mac, msg.payload
+    if state.plan or msg.precommand or msg.supplementary is not None or cra_flag.__class__ is not CraFlag \
+            or not 0 <= cra_flag._value_ < 0x100 or code.__class__ is not int or not 0 <= code < 0x10000 \
             or counter.__class__ is not int or not 0 <= counter < _COUNTER_LIMIT \
             or originator.__class__ is not bytes or recipient.__class__ is not bytes \
             or len(originator) != 8 or len(recipient) != 8 \
             or (signature is not None and (signature.__class__ is not bytes or len(signature) != 64)):
-        return generic(msg, io_, this)
-    entry = payloads.get(cra_flag._value_ << 16 | code)
-    if entry is None or payload.__class__ is not entry[0]:
-        return generic(msg, io_, this)
+        return build_frame(msg, io_, this, grouping, payloads, opaque)
+    if header is None:
+        if mac is not None:
+            return build_frame(msg, io_, this, grouping, payloads, opaque)
+    elif io_.buffer or header.__class__ is not MacHeader or header.fields != EMPTY_CIPHERING_FIELDS \
+            or header.security_control.__class__ is not int or not 0 <= header.security_control < 0x100 \
+            or header.invocation_counter.__class__ is not int or not 0 <= header.invocation_counter < 1 << 32 \
+            or (mac is not None and (mac.__class__ is not bytes or len(mac) != 12)):
+        return build_frame(msg, io_, this, grouping, payloads, opaque)
+    if payload.__class__ is bytes:
+        write = opaque  # what build_frame gives any bytes payload, before its table
+    else:
+        entry = payloads.get(cra_flag._value_ << 16 | code)
+        if entry is None or payload.__class__ is not entry[0]:
+            return build_frame(msg, io_, this, grouping, payloads, opaque)
+        write = entry[1]
     buffer = io_.buffer
+    start = len(buffer)
+    if header is not None:  # the MAC header, its length a placeholder until the MAC is written
+        buffer += _MAC_HEAD.pack(GENERAL_CIPHERING, EMPTY_CIPHERING_FIELDS, 0, header.security_control,
+                                 header.invocation_counter)
+        state.slot += 1  # the MAC header length's slot
     grouping_start = len(buffer)
     buffer += _GROUPING_IDS.pack(GENERAL_SIGNING, 9, cra_flag._value_, counter, 8, originator, 8, recipient)
     buffer += date_time_octets(msg.date_time)
@@ -371,32 +391,56 @@ def build_frame_fast(msg: Message, io_: BuildStream, this: Any, payloads: dict[i
     mark = len(buffer)
     saved_style = state.long_form_width
     state.long_form_width = state.payload_long_form_width
-    entry[1](payload, io_, this)
+    write(payload, io_, this)
     state.long_form_width = saved_style
     body_length = len(buffer) - mark
-    if body_length < 0x80:
-        buffer[mark - 1] = body_length
-    elif body_length < 0x100 and saved_style < 2:  # what encode_length writes, without its calls
-        buffer[mark - 1:mark] = bytes((0x81, body_length))
-    elif body_length < 0x10000 and saved_style <= 2:
-        buffer[mark - 1:mark] = bytes((0x82, body_length >> 8, body_length & 0xFF))
+    if body_length >= 0x80:
+        length = _long_length(body_length, saved_style)
+        buffer[mark - 1:mark] = length
+        mark += len(length) - 1
     else:
-        buffer[mark - 1:mark] = encode_length(body_length, saved_style)
+        buffer[mark - 1] = body_length
     payload_end = len(buffer)
     if signature is None:
         buffer.append(0)
     else:
         buffer.append(0x40)
         buffer += signature
+    signature_end = len(buffer)
+    shift = 0
+    if header is not None:
+        buffer += _NO_MAC if mac is None else mac
+        mac_length = len(buffer) - start - 8
+        if mac_length >= 0x80:
+            length = _long_length(mac_length, saved_style)
+            buffer[start + 7:start + 8] = length
+            shift = len(length) - 1
+        else:
+            buffer[start + 7] = mac_length
     layout = _new(FrameLayout)
     fields = layout.__dict__
-    fields["grouping_start"] = grouping_start
-    fields["payload_start"] = payload_end - body_length
-    fields["payload_end"] = payload_end
-    fields["signature_end"] = fields["length"] = len(buffer)
+    fields["grouping_start"] = grouping_start + shift
+    fields["payload_start"] = mark + shift
+    fields["payload_end"] = payload_end + shift
+    fields["signature_end"] = signature_end + shift
+    fields["length"] = len(buffer)
     return layout
 
 
+def _long_length(length: int, width: int) -> bytes:
+    """``encode_length(length, width)`` for a length >= 128: the ``81``/``82`` forms without its
+    calls, anything else by it."""
+    if length < 0x100 and width < 2:
+        return bytes((0x81, length))
+    if length < 0x10000 and width <= 2:
+        return bytes((0x82, length >> 8, length & 0xFF))
+    return encode_length(length, width)
+
+
+#: the MAC header: tag, the six field octets, the length octet (a placeholder), security
+#: control, invocation counter
+_MAC_HEAD = struct.Struct(">B6sBBI")
+_NO_MAC = bytes(12)  # the placeholder ``rig.crypto`` fills
 #: the grouping header up to its date-time: tag, transaction-id length, CRA flag, counter,
 #: then each system title after its length (the ids' sizes and the counter's range checked first)
 _GROUPING_IDS = struct.Struct(">BBBQB8sB8s")
@@ -565,9 +609,7 @@ class Frame(Construct):
         grouping = define(code, "build_grouping_fast", [f"_frame.build_grouping_fast(obj, io, this, {generic})"],
                           "obj, io, this")
         table, opaque = self._payload_functions(code, "build")
-        generic = define(code, "build_frame", [f"return _frame.build_frame(obj, io, this, {grouping}, {table}, {opaque})"],
-                         "obj, io, this")
-        return f"_frame.build_frame_fast(obj, io, this, {table}, {generic})"
+        return f"_frame.build_frame_fast(obj, io, this, {grouping}, {table}, {opaque})"
 
 
 # parse_frame and read_grouping_header give every field of what they ``make``
