@@ -46,10 +46,12 @@ def message_key(message: Message, private_key: ec.EllipticCurvePrivateKey,
 
 
 def verify_signature(frame: bytes, message: Message, public_key: ec.EllipticCurvePublicKey) -> bool:
-    """True when the frame carries a signature that ``public_key`` verifies."""
-    if message.signature is None or message.layout is None:
+    """True when the frame carries a signature that ``public_key`` verifies (``signed_bytes``
+    written out: every signed command is checked here)."""
+    signature, layout = message.signature, message.layout
+    if signature is None or layout is None:
         return False
-    return verify_raw(public_key, signed_bytes(frame, message.layout), message.signature)
+    return verify_raw(public_key, frame[layout.grouping_start + 1:layout.payload_end], signature)
 
 
 def compute_mac(frame: bytes, message: Message, private_key: ec.EllipticCurvePrivateKey,
