@@ -6,17 +6,37 @@ the usual frame and grouping header, shared trust anchor cell instances) and han
 else to the helpers both codecs share. These tests drive every length of real CS02 frames through
 short, one-octet and two-octet forms, and every byte of a response and a command through values
 that break the usual forms, and require the compiled codec to give exactly what the interpreted
-one gives: the same message, length log and layout, or the same error.
+one gives: the same message, length log and layout, or the same error. Encoding without a plan
+(the plan-free builders, the usual-frame builder, the cell element cache, the one-call
+date-time) is held to the interpreted builder the same way, bytes, layout or error.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
 
-from rig.gbcs import GbcsDecodeError, decode, encode
+from rig.gbcs import (
+    CellUsage,
+    CosemDateTime,
+    CraFlag,
+    Cs02bResponse,
+    GbcsDecodeError,
+    GbcsEncodeError,
+    KeyUsage,
+    MacHeader,
+    Message,
+    RemotePartyRole,
+    Supplementary,
+    TrustAnchorCellId,
+    decode,
+    encode,
+)
+from rig.gbcs import frame as frame_module
 from rig.gbcs.codec import FRAME, encode_with_layout
+from rig.gbcs.fields import date_time_from_octets, date_time_octets
 from rig.gbcs.streams import ParseStream
 
 from .vectors import FIXTURE_SAMPLES, read_hex, rtds_files
@@ -129,3 +149,173 @@ def test_shared_cell_instances_keep_their_length_log():
         assert outcome(variant, False) == outcome(variant, True)
         decoded = decode(variant)
         assert decoded.length_forms[slot] == 2 and encode(decoded) == variant
+
+
+# -- encoding without a plan: the plan-free builders, the usual-frame builder, the cell cache ---
+
+
+def encoded_or_error(message, style: int = 0, interpreted: bool = False):
+    """What ``encode_with_layout`` gives, comparable across the two codecs (errors included)."""
+    try:
+        return encode_with_layout(message, payload_long_form_width=style, interpreted=interpreted)
+    except GbcsEncodeError as err:
+        return ("error", str(err))
+
+
+@pytest.mark.parametrize("name", sorted(FRAMES))
+@pytest.mark.parametrize("style", [1, 3])
+def test_plan_free_builders_widen_every_style_as_the_interpreted_builder(name, style):
+    """Styles 0 and 2 are above; one-octet and three-octet long forms reach the plan-free
+    builders' other branches (``81 ll`` for every length >= 128, ``length_at_slot`` for 3)."""
+    message = decode(FRAMES[name]).evolve(length_forms=None)
+    assert same_result(encoded_or_error(message, style), encoded_or_error(message, style, interpreted=True))
+
+
+def _response() -> Message:
+    return decode(FRAMES["CS02bSupplierByTransCoS_IMMEDIATE_SUCCESS_RESPONSE"]).evolve(length_forms=None)
+
+
+def _unusual_frames(message: Message) -> list[Message]:
+    """Variants of a usual signed frame that the usual-frame builder must hand to the shared
+    one (each condition it checks, failing once), well-formed and malformed alike."""
+    outcome_ = message.payload.execution_outcome
+    return [
+        message,
+        message.evolve(signature=None),
+        message.evolve(signature=bytes(range(64))),
+        message.evolve(signature=bytearray(64)),
+        message.evolve(signature=bytes(63)),
+        message.evolve(precommand=True, signature=None),
+        message.evolve(precommand=True),
+        message.evolve(mac_header=MacHeader()),
+        message.evolve(mac_header=MacHeader(), mac=bytes(range(12))),
+        message.evolve(mac=bytes(12)),
+        message.evolve(supplementary=Supplementary(bytes(8))),
+        message.evolve(cra_flag=int(message.cra_flag)),
+        message.evolve(cra_flag=CraFlag(9)),
+        message.evolve(cra_flag=CraFlag.ALERT),
+        message.evolve(message_code=0x10000),
+        message.evolve(message_code=-1),
+        message.evolve(message_code=0x0999),
+        message.evolve(originator_counter=1 << 64),
+        message.evolve(originator_counter=-1),
+        message.evolve(originator_counter=True),
+        message.evolve(originator_id=bytearray(message.originator_id)),
+        message.evolve(originator_id=bytes(7)),
+        message.evolve(recipient_id=bytes(9)),
+        message.evolve(recipient_id="12345678"),
+        message.evolve(date_time=None),
+        message.evolve(date_time=CosemDateTime(70000, 1, 1)),
+        message.evolve(date_time=CosemDateTime(2026, 256, 1)),
+        message.evolve(date_time="now"),
+        message.evolve(payload=b"\x30\x00"),
+        message.evolve(payload=outcome_),
+        message.evolve(payload=Cs02bResponse(None)),
+        message.evolve(payload=Cs02bResponse(dataclasses.replace(outcome_, seq_number=-5))),
+        message.evolve(payload=Cs02bResponse(dataclasses.replace(outcome_, seq_number=1 << 2000))),
+        message.evolve(payload=Cs02bResponse(dataclasses.replace(outcome_, mode=1.5))),
+        message.evolve(payload=Cs02bResponse(dataclasses.replace(outcome_, outcomes=outcome_.outcomes * 5))),
+        message.evolve(length_forms=(2,) * 60),
+        message.evolve(length_forms=()),
+        message.evolve(payload=b"\x01\x02", message_code=0x0999),
+        message.evolve(payload=bytearray(b"\x01\x02"), message_code=0x0999),
+        message.evolve(payload=bytes(300), message_code=0x0999, cra_flag=CraFlag(200)),
+        message.evolve(payload=b"", message_code=0x0999, cra_flag=CraFlag(300)),
+        message.evolve(payload=bytes(70000), message_code=0x0999),
+        message.evolve(mac_header=MacHeader(0x10)),
+        message.evolve(mac_header=MacHeader(0x111)),
+        message.evolve(mac_header=MacHeader(True)),
+        message.evolve(mac_header=MacHeader(invocation_counter=7)),
+        message.evolve(mac_header=MacHeader(invocation_counter=1 << 32)),
+        message.evolve(mac_header=MacHeader(fields=bytes(5) + b"\x01")),
+        message.evolve(mac_header=MacHeader(fields=bytearray(6))),
+        message.evolve(mac_header=MacHeader(fields=bytes(7))),
+        message.evolve(mac_header=MacHeader(), mac=bytearray(12)),
+        message.evolve(mac_header=MacHeader(), mac=bytes(11)),
+        message.evolve(mac_header=MacHeader(), signature=None),
+        message.evolve(mac_header=MacHeader(), date_time=None),
+        message.evolve(mac_header=MacHeader(), payload=b"\x30\x00"),
+        message.evolve(mac_header=MacHeader(), payload=bytes(40), message_code=0x0999),
+        message.evolve(mac_header=MacHeader(), payload=bytes(300), message_code=0x0999),
+        message.evolve(mac_header=MacHeader(), payload=bytes(70000), message_code=0x0999),
+        message.evolve(mac_header=MacHeader(), payload=Cs02bResponse(None)),
+        message.evolve(mac_header=MacHeader(), precommand=True, signature=None),
+        message.evolve(mac_header=MacHeader(), supplementary=Supplementary(bytes(8))),
+        message.evolve(mac_header=MacHeader(),
+                       payload=Cs02bResponse(dataclasses.replace(outcome_, outcomes=outcome_.outcomes * 5))),
+    ]
+
+
+def same_result(compiled, interpreted) -> bool:
+    """The same bytes and layout, or both an error (the interpreted one names the field path)."""
+    if compiled[0] == "error" or interpreted[0] == "error":
+        return compiled[0] == interpreted[0]
+    return compiled == interpreted
+
+
+@pytest.mark.parametrize("style", [0, 2])
+def test_usual_frame_builder_takes_only_what_the_shared_builder_writes_the_same(style, monkeypatch):
+    variants = _unusual_frames(_response()) + [decode(data) for data in FRAMES.values()] \
+        + [decode(data).evolve(length_forms=None) for data in FRAMES.values()]
+    fast = [encoded_or_error(v, style) for v in variants]
+    for variant, result in zip(variants, fast, strict=True):
+        assert same_result(result, encoded_or_error(variant, style, interpreted=True)), variant
+    # without the usual-frame builder, the compiled codec's shared flow: the very same results,
+    # error messages included
+    monkeypatch.setattr(frame_module, "build_frame_fast", frame_module.build_frame)
+    assert [encoded_or_error(v, style) for v in variants] == fast
+    assert sum(result[0] != "error" for result in fast) >= 20  # the accepting paths were compared too
+
+
+def test_shared_cells_are_written_from_the_cache_as_they_were_built():
+    """The plan-free builder keeps a cell's element per instance: a second encode, a distinct
+    equal instance, an instance of a subclass, and more instances than the cache holds all
+    write what the interpreted builder writes."""
+    message = _response()
+    outcome_ = message.payload.execution_outcome
+
+    class Cell(TrustAnchorCellId):
+        pass
+
+    def with_cells(cells) -> Message:
+        outcomes = tuple(dataclasses.replace(o, cell=c) for o, c in zip(outcome_.outcomes, cells, strict=False))
+        return message.evolve(payload=Cs02bResponse(dataclasses.replace(outcome_, outcomes=outcomes)))
+
+    cells = [o.cell for o in outcome_.outcomes]
+    variants = [message, message, with_cells([TrustAnchorCellId(c.role, c.key_usage, c.cell_usage) for c in cells]),
+                with_cells([Cell(c.role, c.key_usage, c.cell_usage) for c in cells]),
+                with_cells([TrustAnchorCellId(RemotePartyRole(7), KeyUsage.KEY_AGREEMENT, CellUsage.PREPAYMENT_TOP_UP)] * 3)]
+    variants += [with_cells([TrustAnchorCellId(RemotePartyRole(n % 120), KeyUsage.DIGITAL_SIGNATURE)] * 3)
+                 for n in range(300)]  # past the cache's bound: it is emptied and refilled
+    for variant in variants:
+        assert same_result(encoded_or_error(variant), encoded_or_error(variant, interpreted=True))
+    again = with_cells([TrustAnchorCellId(RemotePartyRole(n), KeyUsage.DIGITAL_SIGNATURE) for n in (3, 4, 5)])
+    first = encoded_or_error(again)
+    assert encoded_or_error(again) == first == encoded_or_error(again, interpreted=True)
+
+
+@pytest.mark.parametrize("value", [
+    None, CosemDateTime(2026, 1, 1), CosemDateTime(0, 0, 0, 0, 0, 0, 0, 0, -0x8000, 0),
+    CosemDateTime(0xFFFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7FFF, 0xFF),
+    CosemDateTime(0x10000, 1, 1), CosemDateTime(-1, 1, 1), CosemDateTime(2026, 256, 1),
+    CosemDateTime(2026, -1, 1), CosemDateTime(2026, 1, 1, deviation=0x8000), CosemDateTime(2026, 1, 1.0),
+    CosemDateTime(True, 1, 1), CosemDateTime(2026, 1, 1, deviation=False), CosemDateTime(2026.0, 1, 1),
+    CosemDateTime(2026, 1, 1, clock_status=None),
+])
+def test_date_time_octets_in_one_struct_call_as_by_conversions(value):
+    def conversions(value):
+        if value is None:
+            return b"\x00"
+        return (b"\x0c" + value.year.to_bytes(2, "big") + bytes((value.month, value.day, value.day_of_week,
+                value.hour, value.minute, value.second, value.hundredths))
+                + value.deviation.to_bytes(2, "big", signed=True) + bytes((value.clock_status,)))
+
+    def result(function):
+        try:
+            return function(value)
+        except Exception as err:
+            return type(err), str(err)
+
+    assert result(date_time_octets) == result(conversions)
+    if value is not None and result(conversions).__class__ is bytes:
+        assert date_time_from_octets(conversions(value)[1:]) == value

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from rig.crypto import EcdhCache, KeyStore, Usage, derive_key, sign_raw, verify_mac, verify_raw, verify_signature
+from rig.crypto import (
+    EcdhCache,
+    KeyStore,
+    Usage,
+    compute_mac,
+    derive_key,
+    frames,
+    seal,
+    sign_raw,
+    verify_mac,
+    verify_raw,
+    verify_signature,
+)
 from rig.crypto.frames import mac_aad, signed_bytes
 from rig.crypto.verify import Verdict, check_mac, check_signature
-from rig.gbcs import CraFlag, decode
+from rig.gbcs import CraFlag, MacHeader, Message, decode
 
 from .vectors import needs_rtds, read_hex, rtds_params
 
@@ -132,3 +146,74 @@ def test_ecdh_cache_is_bit_identical_and_hits():
     for _ in range(3):
         cache.shared_secret(ec.generate_private_key(ec.SECP256R1()), b)
     assert len(cache._entries) == 2
+
+
+# -- the sealing and MAC fast paths against the general ones ------------------------------------
+
+
+def _typed_response(samples) -> Message:
+    """A device response built from typed values: no plan, no signature, no MAC header."""
+    decoded = decode(samples["CS02bSupplierByTransCoS_IMMEDIATE_SUCCESS_RESPONSE"])
+    return decoded.evolve(length_forms=None, signature=None, mac_header=None, mac=None, layout=None)
+
+
+@pytest.mark.parametrize("style", [0, 2])
+def test_signed_only_seal_is_the_general_seal(samples, style):
+    """``seal`` signs a fresh signed-only message in the encoder's buffer; the bytes are what the
+    general path (placeholder, encode, patch) gives, here reached through a placeholder already
+    set and through a pre-command, with the same deterministic signature."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    message = _typed_response(samples)
+    fast = seal(message, signer=key, payload_long_form_width=style, deterministic=True)
+    assert fast == seal(message.evolve(signature=bytes(64)), signer=key, payload_long_form_width=style,
+                        deterministic=True)
+    assert fast == seal(message.evolve(precommand=True), signer=key, payload_long_form_width=style,
+                        deterministic=True)
+    decoded = decode(fast)
+    assert decoded.evolve(signature=None) == message and verify_signature(fast, decoded, key.public_key())
+    assert fast[decoded.layout.payload_end] == 0x40 and len(fast) == decoded.layout.payload_end + 65
+
+
+def test_signed_only_seal_signs_the_signed_range_once(samples, monkeypatch):
+    """The fast path hands the signer exactly ``signed_bytes`` of the frame (as bytes), once."""
+    calls = []
+
+    def signer(key, data, deterministic=False):
+        calls.append(data)
+        return bytes(range(64))
+
+    monkeypatch.setattr(frames, "sign_raw", signer)
+    out = seal(_typed_response(samples), signer=object())
+    assert len(calls) == 1 and calls[0].__class__ is bytes
+    assert calls[0] == signed_bytes(out, decode(out).layout) and decode(out).signature == bytes(range(64))
+    with pytest.raises(ValueError, match="a MAC needs a MAC header"):  # MAC keys without a header
+        seal(_typed_response(samples), signer=object(), mac_private_key=ec.generate_private_key(ec.SECP256R1()),
+             mac_peer=ec.generate_private_key(ec.SECP256R1()).public_key())
+
+
+def test_derive_key_is_the_single_step_kdf():
+    secret, originator, recipient = bytes(range(32)), bytes.fromhex("90B3D51F30010000"), bytes(range(8))
+    for cra, counter in ((1, 0), (2, 0x0000000100000000), (3, (1 << 64) - 1)):
+        other_info = (bytes.fromhex("60857406080300") + originator + bytes((9, cra)) + counter.to_bytes(8, "big")
+                      + recipient)
+        expected = hashlib.sha256(b"\x00\x00\x00\x01" + secret + other_info).digest()[:16]
+        assert derive_key(secret, originator, cra, counter, recipient) == expected
+        assert derive_key(secret, bytearray(originator), cra, counter, memoryview(recipient)) == expected
+
+
+def test_verify_mac_is_compute_mac_compared(samples):
+    """``verify_mac`` (``compute_mac`` written out) against ``compute_mac`` itself, on a frame
+    MACed with fresh keys, from either side of the static ECDH, and on broken inputs."""
+    a, b = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    for signer in (None, ec.generate_private_key(ec.SECP256R1())):
+        message = _typed_response(samples).evolve(mac_header=MacHeader())
+        data = seal(message, signer=signer, mac_private_key=a, mac_peer=b.public_key())
+        decoded = decode(data)
+        assert decoded.mac == compute_mac(data, decoded, a, b.public_key()) == compute_mac(data, decoded, b, a.public_key())
+        assert verify_mac(data, decoded, a, b.public_key()) and verify_mac(data, decoded, b, a.public_key())
+        stranger = ec.generate_private_key(ec.SECP256R1())
+        assert not verify_mac(data, decoded, stranger, b.public_key())
+        assert not verify_mac(data, decoded.evolve(mac=bytes(12)), a, b.public_key())
+        assert not verify_mac(data, decoded.evolve(originator_counter=decoded.originator_counter + 1), a, b.public_key())
+        assert not verify_mac(data, decoded.evolve(layout=None), a, b.public_key())
+        assert not verify_mac(data, decoded.evolve(mac_header=None), a, b.public_key())

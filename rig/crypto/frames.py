@@ -14,6 +14,7 @@ from __future__ import annotations
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from rig.gbcs import FrameLayout, MacHeader, Message, decode, encode_with_layout, wrap_in_mac_header
+from rig.gbcs.codec import encode_buffer
 
 from .ecdsa import sign_raw, verify_raw
 from .mac import ECDH_CACHE, EcdhCache, derive_key, equal, gmac
@@ -45,10 +46,12 @@ def message_key(message: Message, private_key: ec.EllipticCurvePrivateKey,
 
 
 def verify_signature(frame: bytes, message: Message, public_key: ec.EllipticCurvePublicKey) -> bool:
-    """True when the frame carries a signature that ``public_key`` verifies."""
-    if message.signature is None or message.layout is None:
+    """True when the frame carries a signature that ``public_key`` verifies (``signed_bytes``
+    written out: every signed command is checked here)."""
+    signature, layout = message.signature, message.layout
+    if signature is None or layout is None:
         return False
-    return verify_raw(public_key, signed_bytes(frame, message.layout), message.signature)
+    return verify_raw(public_key, frame[layout.grouping_start + 1:layout.payload_end], signature)
 
 
 def compute_mac(frame: bytes, message: Message, private_key: ec.EllipticCurvePrivateKey,
@@ -60,9 +63,17 @@ def compute_mac(frame: bytes, message: Message, private_key: ec.EllipticCurvePri
 def verify_mac(frame: bytes, message: Message, private_key: ec.EllipticCurvePrivateKey,
                peer: ec.EllipticCurvePublicKey, cache: EcdhCache = ECDH_CACHE) -> bool:
     """True when the frame's MAC matches; either side's KA private key works (static ECDH)."""
-    if message.mac_header is None or message.mac is None or message.layout is None:
+    header, mac, layout = message.mac_header, message.mac, message.layout
+    if header is None or mac is None or layout is None:
         return False
-    return equal(compute_mac(frame, message, private_key, peer, cache), message.mac)
+    # ``compute_mac`` written out (message_key, mac_iv, mac_aad): every MACed command is checked
+    # here, and the calls cost more than the byte work; the KDF and GMAC are the same calls
+    originator = message.originator_id
+    key = derive_key(cache.shared_secret(private_key, peer), originator, int(message.cra_flag),
+                     message.originator_counter, message.recipient_id)
+    iv = bytes(originator) + header.invocation_counter.to_bytes(4, "big")
+    aad = bytes((header.security_control,)) + header.fields[:5] + frame[layout.grouping_start:layout.signature_end]
+    return equal(gmac(key, iv, aad), mac)
 
 
 def seal(message: Message, *, signer: ec.EllipticCurvePrivateKey | None = None,
@@ -75,6 +86,17 @@ def seal(message: Message, *, signer: ec.EllipticCurvePrivateKey | None = None,
     Without ``signer`` the message's own ``signature`` is kept (``None`` encodes ``0x00``);
     without MAC keys a MACed message keeps its ``mac``.
     """
+    if signer is not None and message.mac_header is None and message.signature is None \
+            and not message.precommand and (mac_private_key is None or mac_peer is None):
+        # signed only (every device response and alert), with nothing to replace: without a MAC
+        # header no length covers the signature field, so the frame up to the payload's end is
+        # what the placeholder gives; its ``00`` becomes ``40`` and the signature is appended,
+        # in the builder's own buffer, copied once (the same bytes as the general path below)
+        out, layout = encode_buffer(message, payload_long_form_width)
+        end = layout.payload_end
+        out[end] = 0x40
+        out += sign_raw(signer, bytes(out[layout.grouping_start + 1:end]), deterministic)
+        return bytes(out)
     if signer is not None:
         message = message.evolve(signature=_SIGNATURE_PLACEHOLDER, precommand=False)
     frame, layout = encode_with_layout(message, payload_long_form_width=payload_long_form_width)

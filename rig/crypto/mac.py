@@ -65,12 +65,16 @@ ECDH_CACHE = EcdhCache()
 
 def derive_key(shared_secret: bytes, originator_id: bytes, cra_flag: int, counter: int,
                recipient_id: bytes) -> bytes:
-    """GBCS KDF: the 16-byte AES key for one message."""
-    other_info = (
-        ALGORITHM_ID + bytes(originator_id) + bytes((0x09, cra_flag))
-        + counter.to_bytes(8, "big") + bytes(recipient_id)
-    )
-    return hashlib.sha256(b"\x00\x00\x00\x01" + shared_secret + other_info).digest()[:16]
+    """GBCS KDF: the 16-byte AES key for one message (one per MACed frame: its input is joined
+    once, not concatenated piece by piece)."""
+    return _sha256(b"".join((
+        _COUNTER_ONE, shared_secret, ALGORITHM_ID, bytes(originator_id), bytes((0x09, cra_flag)),
+        counter.to_bytes(8, "big"), bytes(recipient_id),
+    ))).digest()[:16]
+
+
+_COUNTER_ONE = b"\x00\x00\x00\x01"  # the single-step KDF's only round
+_sha256 = hashlib.sha256
 
 
 def gmac(key: bytes, iv: bytes, aad: bytes) -> bytes:

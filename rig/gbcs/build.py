@@ -123,16 +123,17 @@ def cs02b_command(
 
 def cs02b_response(command: Message, outcome: ExecutionOutcome | None, *,
                    date_time: CosemDateTime | None = None, device_id: bytes | None = None) -> Message:
-    """The device's response: echoes counter and message code, addressed to the originator."""
-    return Message(
-        cra_flag=CraFlag.RESPONSE,
-        originator_counter=command.originator_counter,
-        originator_id=bytes(device_id if device_id is not None else command.recipient_id),
-        recipient_id=command.originator_id,
-        message_code=command.message_code,
-        payload=Cs02bResponse(outcome),
-        date_time=date_time,
-    )
+    """The device's response: echoes counter and message code, addressed to the originator.
+
+    Built on every command the emulator answers: positional arguments (``Message``'s field
+    order), and an id already ``bytes`` is not copied again."""
+    originator = device_id if device_id is not None else command.recipient_id
+    return Message(_RESPONSE, command.originator_counter,
+                   originator if originator.__class__ is bytes else bytes(originator),
+                   command.originator_id, command.message_code, Cs02bResponse(outcome), date_time)
+
+
+_RESPONSE = CraFlag.RESPONSE
 
 
 def cs02b_alert(*, device_id: bytes, recipient_id: bytes, alert_counter: int,

@@ -100,28 +100,41 @@ def encode_with_layout(msg: Message, *, payload_long_form_width: int = 0,
     of the RTDS devices; lengths recorded in ``msg.length_forms`` (a decoded message) win.
     A MACed message with ``mac=None`` gets a 12-byte zero placeholder for ``rig.crypto`` to fill.
     """
-    if not isinstance(msg, Message):
+    buffer, layout = encode_buffer(msg, payload_long_form_width, interpreted)
+    return bytes(buffer), layout
+
+
+def encode_buffer(msg: Message, payload_long_form_width: int = 0,
+                  interpreted: bool = False) -> tuple[bytearray, FrameLayout]:
+    """``encode_with_layout``'s frame as the builder's own ``bytearray``, not yet copied: for a
+    caller that patches the frame before it copies it once (``rig.crypto.seal`` writes the
+    signature in place). The same bytes, layout and errors as ``encode_with_layout``."""
+    if msg.__class__ is not Message and not isinstance(msg, Message):
         raise GbcsEncodeError(f"expected a Message, got {type(msg).__name__}")
     stream = BuildStream(BuildState(msg.length_forms, payload_long_form_width))
     try:
         if interpreted:
             layout = FRAME._build(msg, stream, None, "frame")
         else:
-            layout = compiled_frame().buildfunc(msg, stream, None)
+            layout = (_compiled or compiled_frame()).buildfunc(msg, stream, None)
     except CodecError as err:
         raise GbcsEncodeError(str(err)) from None
     except (TypeError, ValueError, AttributeError, OverflowError) as err:
         raise GbcsEncodeError(f"cannot encode message: {err}") from None
-    data = stream.getvalue()
-    if isinstance(msg.payload, (bytes, bytearray, memoryview)) and payload_key(msg.cra_flag, msg.message_code) \
-            in PAYLOAD_SCHEMAS:
+    buffer = stream.buffer
+    payload = msg.payload
+    if isinstance(payload, _RAW) and payload_key(msg.cra_flag, msg.message_code) in PAYLOAD_SCHEMAS:
         # raw bytes under a typed message code: written as given, so check decode takes them
         try:
-            decode(data)
+            decode(bytes(buffer))
         except GbcsDecodeError as err:
             raise GbcsEncodeError(f"raw payload for message code 0x{msg.message_code:04X} does not decode: "
                                   f"{err}") from None
-    return data, layout
+    return buffer, layout
+
+
+#: the payload classes written as given (subclasses too, as ``build_frame`` tests them)
+_RAW = (bytes, bytearray, memoryview)
 
 
 def wrap_in_mac_header(frame: bytes, layout: FrameLayout, header: MacHeader) -> tuple[bytes, FrameLayout]:

@@ -38,9 +38,11 @@ from .inlining import (
     fresh,
     header_lines,
     indent,
+    open_lines,
     parse_fallback,
     parse_function,
     parse_lines,
+    plan_free,
     wrap_lines,
 )
 from .streams import (
@@ -488,18 +490,21 @@ class DerInteger(_Leaf):
     def _inline_build(self, code, value):
         table = ref(code, tuple(bytes((self.tag, 1, n)) for n in range(0x80)))
         content = fresh(code, "c")
+        free = plan_free(code)
+        unplanned = "" if free else "(s >= plen or not plan[s]) and "
+        count = [] if free else ["    s += 1"]
         return [
-            f"if (s >= plen or not plan[s]) and isinstance({value}, int) and 0 <= {value} < 128:",
+            f"if {unplanned}isinstance({value}, int) and 0 <= {value} < 128:",
             f"    out += {table}[{value}]",
-            "    s += 1",
+            *count,
             # a plain non-negative int of several octets: encode_integer's content, short form
-            f"elif (s >= plen or not plan[s]) and {value}.__class__ is int and 0 <= {value} "
+            f"elif {unplanned}{value}.__class__ is int and 0 <= {value} "
             f"and {value}.bit_length() < 1008:",  # under 128 content octets
             f"    {content} = {value}.to_bytes({value}.bit_length() // 8 + 1, 'big', signed=True)",
             f"    out.append({self.tag})",
             f"    out.append(len({content}))",
             f"    out += {content}",
-            "    s += 1",
+            *count,
             "else:",
             *indent(build_fallback(self, code, value)),
         ]
@@ -548,6 +553,8 @@ class DerNull(_Leaf):
         ]
 
     def _inline_build(self, code, value):
+        if plan_free(code):  # what write_primitive writes without a plan
+            return [f"out += {bytes((self.tag, 0))!r}"]
         return [
             "if s >= plen or not plan[s]:",
             f"    out += {bytes((self.tag, 0))!r}",
@@ -603,11 +610,13 @@ class DerOctetString(_Leaf):
         size = self.size
         if size is None or size >= 0x80:
             return build_fallback(self, code, value)
+        free = plan_free(code)
         return [
-            f"if (s >= plen or not plan[s]) and {value}.__class__ is bytes and len({value}) == {size}:",
+            f"if {'' if free else '(s >= plen or not plan[s]) and '}{value}.__class__ is bytes "
+            f"and len({value}) == {size}:",
             f"    out += {bytes((self.tag, size))!r}",
             f"    out += {value}",
-            "    s += 1",
+            *([] if free else ["    s += 1"]),
             "else:",
             *indent(build_fallback(self, code, value)),
         ]
@@ -666,12 +675,13 @@ class DerNamedBits(_Leaf):
                 elements[int(member)] = bytes((self.tag, len(content))) + content
         table = ref(code, elements)
         element = fresh(code, "b")
+        free = plan_free(code)
         return [
-            f"{element} = {table}.get({value}) if (s >= plen or not plan[s]) and isinstance({value}, int) "
-            "else None",
+            f"{element} = {table}.get({value}) if {'' if free else '(s >= plen or not plan[s]) and '}"
+            f"isinstance({value}, int) else None",
             f"if {element} is not None:",
             f"    out += {element}",
-            "    s += 1",
+            *([] if free else ["    s += 1"]),
             "else:",
             *indent(build_fallback(self, code, value)),
         ]
@@ -802,6 +812,9 @@ class DerSequence(Construct):
         self.what = what or cls.__name__
         #: content octets -> (instance, its length log), for ``interned`` sequences (compiled only)
         self._instances: dict[bytes, tuple[Any, tuple[int, ...]]] = {}
+        #: ``id`` of an instance -> (the instance, its element), for ``interned`` sequences built
+        #: without a plan (compiled only)
+        self._encodings: dict[int, tuple[Any, bytes]] = {}
 
     def _parse(self, stream, context, path):
         start = stream.pos
@@ -873,12 +886,32 @@ class DerSequence(Construct):
 
     def _inline_build(self, code, value):
         mark, slot = fresh(code, "m"), fresh(code, "k")
-        lines = [f"{mark} = len(out)", f"{slot} = s", "s += 1"]
+        free = plan_free(code)
+        lines = open_lines(code, self.tag, mark, slot)
         for name, sc in self.fields:
             field = fresh(code, "v")
             lines.append(f"{field} = {value}.{name}" if name else f"{field} = None")
             lines += build_lines(sc, code, field)
-        return lines + wrap_lines(code, self.tag, mark, slot)
+        lines += wrap_lines(code, self.tag, mark, slot)
+        if not (free and self.interned):
+            return lines
+        # a value from a small closed set (a trust anchor cell) without a plan: its element, once
+        # written, is kept per instance and appended as it is when the same instance comes again.
+        # Kept only for an instance of the frozen class itself whose content is under 128 octets:
+        # every length in it is then short, whatever the style. The cache pins each instance it
+        # holds (so an id is not reused while its entry exists) and is emptied when full.
+        cache, hit = ref(code, self._encodings), fresh(code, "h")
+        return [
+            f"{hit} = {cache}.get(id({value}))",
+            f"if {hit} is not None and {hit}[0] is {value}:",
+            f"    out += {hit}[1]",
+            "else:",
+            *indent(lines),
+            f"    if {value}.__class__ is {ref(code, self.cls)} and len(out) - {mark} < 128:",
+            f"        if len({cache}) >= {INTERNED_MAX}:",
+            f"            {cache}.clear()",
+            f"        {cache}[id({value})] = ({value}, bytes(out[{mark} - 2:]))",
+        ]
 
 
 class DerSequenceOf(Construct):
@@ -938,7 +971,7 @@ class DerSequenceOf(Construct):
     def _inline_build(self, code, value):
         mark, slot, item = fresh(code, "m"), fresh(code, "k"), fresh(code, "i")
         seq = f"{value}.{self.into[1]}" if self.into else value
-        lines = [f"{mark} = len(out)", f"{slot} = s", "s += 1", f"for {item} in {seq}:"]
+        lines = [*open_lines(code, self.tag, mark, slot), f"for {item} in {seq}:"]
         lines += indent(build_lines(self.item, code, item))
         return lines + wrap_lines(code, self.tag, mark, slot)
 

@@ -13,6 +13,7 @@ in how their sub-schemas run.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,11 +38,12 @@ from .fields import (
     read_mac_header,
     read_signature_field,
 )
-from .message import EMPTY_CIPHERING_FIELDS, CosemDateTime, FrameLayout, Message, Supplementary
+from .message import EMPTY_CIPHERING_FIELDS, CosemDateTime, FrameLayout, MacHeader, Message, Supplementary
 from .streams import (
     BuildStream,
     CodecError,
     ParseStream,
+    encode_length,
     length_at_slot,
     peek_byte,
     pop_region,
@@ -142,12 +144,12 @@ def parse_frame_fast(io_: ParseStream, this: Any, payloads: dict[int, ParseFn], 
         first = data[7]
         if first < 0x80:
             at, length, mac_width = 8, first, 0
+        elif first == 0x82:  # before 0x81: a CS02b command (certificates) is longer than 255
+            at, length, mac_width = 10, data[8] << 8 | data[9], 2
+            nonminimal = length < 0x100
         elif first == 0x81:
             at, length, mac_width = 9, data[8], 1
             nonminimal = length < 0x80
-        elif first == 0x82:
-            at, length, mac_width = 10, data[8] << 8 | data[9], 2
-            nonminimal = length < 0x100
         else:
             return generic(io_, this)
         if length != size - at or data[at:at + 5] != _USUAL_SECURITY:
@@ -173,18 +175,18 @@ def parse_frame_fast(io_: ParseStream, this: Any, payloads: dict[int, ParseFn], 
         payload_start = at + 4
         content_width = 0
         end = payload_start + first
-    elif first == 0x81 and at + 5 <= size:
-        payload_start = at + 5
-        content_width = 1
-        length = data[at + 4]
-        end = payload_start + length
-        nonminimal = nonminimal or length < 0x80
     elif first == 0x82 and at + 6 <= size:
         payload_start = at + 6
         content_width = 2
         length = data[at + 4] << 8 | data[at + 5]
         end = payload_start + length
         nonminimal = nonminimal or length < 0x100
+    elif first == 0x81 and at + 5 <= size:
+        payload_start = at + 5
+        content_width = 1
+        length = data[at + 4]
+        end = payload_start + length
+        nonminimal = nonminimal or length < 0x80
     else:
         return generic(io_, this)
     rest = size - end
@@ -328,6 +330,125 @@ def build_grouping_fast(msg: Message, io_: BuildStream, this: Any, generic: Buil
     state.slot = slot + 1  # the other-information length's slot
 
 
+_COUNTER_LIMIT = 1 << 64
+
+
+def build_frame_fast(msg: Message, io_: BuildStream, this: Any, grouping: BuildFn,
+                     payloads: dict[int, tuple[type, BuildFn]], opaque: BuildFn) -> FrameLayout:
+    """The compiled codec's frame flow for the usual message, in one function: what the device
+    signs for every response and alert, and most captured frames.
+
+    Usual: no length plan (a message built from typed values, or a decoded one whose lengths
+    were all minimal), no MAC header or the GBCS one (an int security control and invocation
+    counter in range, the six zero field octets) with no MAC or a 12-byte one, not a pre-command,
+    a ``CraFlag`` of one octet and a two-octet message code whose payload is ``bytes`` or exactly
+    its table's class, an eight-byte counter, eight-octet ids, no supplementary fields, and a
+    signature field that is absent (``00``) or 64 octets. Every condition is checked before
+    anything is written, so any other message (every malformed one included) goes to the shared
+    ``build_frame``, which writes the same bytes and the same layout for what this takes; errors
+    of the payload builder and of ``date_time_octets`` are raised by the same code in the same
+    order as there (grouping header first). Lengths are written in place (a one-octet
+    placeholder, widened only when a length needs more) rather than inserted. A MACed frame is
+    taken only at the start of the stream (``build_frame`` gives its offsets from there).
+    """
+    state = io_.state
+    cra_flag, code, counter = msg.cra_flag, msg.message_code, msg.originator_counter
+    originator, recipient, signature = msg.originator_id, msg.recipient_id, msg.signature
+    header, mac, payload = msg.mac_header, msg.mac, msg.payload
+    if state.plan or msg.precommand or msg.supplementary is not None or cra_flag.__class__ is not CraFlag \
+            or not 0 <= cra_flag._value_ < 0x100 or code.__class__ is not int or not 0 <= code < 0x10000 \
+            or counter.__class__ is not int or not 0 <= counter < _COUNTER_LIMIT \
+            or originator.__class__ is not bytes or recipient.__class__ is not bytes \
+            or len(originator) != 8 or len(recipient) != 8 \
+            or (signature is not None and (signature.__class__ is not bytes or len(signature) != 64)):
+        return build_frame(msg, io_, this, grouping, payloads, opaque)
+    if header is None:
+        if mac is not None:
+            return build_frame(msg, io_, this, grouping, payloads, opaque)
+    elif io_.buffer or header.__class__ is not MacHeader or header.fields != EMPTY_CIPHERING_FIELDS \
+            or header.security_control.__class__ is not int or not 0 <= header.security_control < 0x100 \
+            or header.invocation_counter.__class__ is not int or not 0 <= header.invocation_counter < 1 << 32 \
+            or (mac is not None and (mac.__class__ is not bytes or len(mac) != 12)):
+        return build_frame(msg, io_, this, grouping, payloads, opaque)
+    if payload.__class__ is bytes:
+        write = opaque  # what build_frame gives any bytes payload, before its table
+    else:
+        entry = payloads.get(cra_flag._value_ << 16 | code)
+        if entry is None or payload.__class__ is not entry[0]:
+            return build_frame(msg, io_, this, grouping, payloads, opaque)
+        write = entry[1]
+    buffer = io_.buffer
+    start = len(buffer)
+    if header is not None:  # the MAC header, its length a placeholder until the MAC is written
+        buffer += _MAC_HEAD.pack(GENERAL_CIPHERING, EMPTY_CIPHERING_FIELDS, 0, header.security_control,
+                                 header.invocation_counter)
+        state.slot += 1  # the MAC header length's slot
+    grouping_start = len(buffer)
+    buffer += _GROUPING_IDS.pack(GENERAL_SIGNING, 9, cra_flag._value_, counter, 8, originator, 8, recipient)
+    buffer += date_time_octets(msg.date_time)
+    buffer += _CODE_AND_LENGTH.pack(2, code, 0)  # other-information length, code, content length placeholder
+    state.slot += 2  # the other-information length's slot, then the content length's
+    mark = len(buffer)
+    saved_style = state.long_form_width
+    state.long_form_width = state.payload_long_form_width
+    write(payload, io_, this)
+    state.long_form_width = saved_style
+    body_length = len(buffer) - mark
+    if body_length >= 0x80:
+        length = _long_length(body_length, saved_style)
+        buffer[mark - 1:mark] = length
+        mark += len(length) - 1
+    else:
+        buffer[mark - 1] = body_length
+    payload_end = len(buffer)
+    if signature is None:
+        buffer.append(0)
+    else:
+        buffer.append(0x40)
+        buffer += signature
+    signature_end = len(buffer)
+    shift = 0
+    if header is not None:
+        buffer += _NO_MAC if mac is None else mac
+        mac_length = len(buffer) - start - 8
+        if mac_length >= 0x80:
+            length = _long_length(mac_length, saved_style)
+            buffer[start + 7:start + 8] = length
+            shift = len(length) - 1
+        else:
+            buffer[start + 7] = mac_length
+    layout = _new(FrameLayout)
+    fields = layout.__dict__
+    fields["grouping_start"] = grouping_start + shift
+    fields["payload_start"] = mark + shift
+    fields["payload_end"] = payload_end + shift
+    fields["signature_end"] = signature_end + shift
+    fields["length"] = len(buffer)
+    return layout
+
+
+def _long_length(length: int, width: int) -> bytes:
+    """``encode_length(length, width)`` for a length >= 128: the ``81``/``82`` forms without its
+    calls, anything else by it."""
+    if length < 0x100 and width < 2:
+        return bytes((0x81, length))
+    if length < 0x10000 and width <= 2:
+        return bytes((0x82, length >> 8, length & 0xFF))
+    return encode_length(length, width)
+
+
+#: the MAC header: tag, the six field octets, the length octet (a placeholder), security
+#: control, invocation counter
+_MAC_HEAD = struct.Struct(">B6sBBI")
+_NO_MAC = bytes(12)  # the placeholder ``rig.crypto`` fills
+#: the grouping header up to its date-time: tag, transaction-id length, CRA flag, counter,
+#: then each system title after its length (the ids' sizes and the counter's range checked first)
+_GROUPING_IDS = struct.Struct(">BBBQB8sB8s")
+#: the other-information length (2: the code alone), the message code, then the content length
+#: octet (a placeholder until the payload's size is known)
+_CODE_AND_LENGTH = struct.Struct(">BHB")
+
+
 def build_frame(msg: Message, io_: BuildStream, this: Any, grouping: BuildFn,
                 payloads: dict[int, tuple[type, BuildFn]], opaque: BuildFn) -> FrameLayout:
     """Frame flow for encoding; returns the offsets of the signed and MACed ranges."""
@@ -398,6 +519,14 @@ def build_frame(msg: Message, io_: BuildStream, this: Any, grouping: BuildFn,
                               "length": len(io_.buffer)})
 
 
+def _called(expression: str, arguments: str) -> str | None:
+    """The function an emitted expression only calls with the table's own arguments (an inline
+    payload's ``parse_inline_7(io, this)``), so the table holds it and not a wrapper that calls
+    it: one call less per payload. None for any other expression."""
+    name = expression[:-len(arguments)] if expression.endswith(arguments) else ""
+    return name if name.isidentifier() else None
+
+
 def _schema_class(schema: Construct) -> type:
     return schema.cls
 
@@ -441,11 +570,13 @@ class Frame(Construct):
         for key, schema in self.payloads.items():
             if id(schema) not in wrappers:
                 if kind == "parse":
-                    lines = [f"return {schema._compileparse(code)}"]
-                    wrappers[id(schema)] = define(code, "payload_parse", lines, "io, this")
+                    expression = schema._compileparse(code)
+                    wrappers[id(schema)] = _called(expression, "(io, this)") \
+                        or define(code, "payload_parse", [f"return {expression}"], "io, this")
                 else:
-                    lines = [schema._compilebuild(code)]
-                    wrappers[id(schema)] = define(code, "payload_build", lines, "obj, io, this")
+                    expression = schema._compilebuild(code)
+                    wrappers[id(schema)] = _called(expression, "(obj, io, this)") \
+                        or define(code, "payload_build", [expression], "obj, io, this")
             name = wrappers[id(schema)]
             if kind == "parse":
                 entries.append(f"{key}: {name}")
@@ -478,7 +609,7 @@ class Frame(Construct):
         grouping = define(code, "build_grouping_fast", [f"_frame.build_grouping_fast(obj, io, this, {generic})"],
                           "obj, io, this")
         table, opaque = self._payload_functions(code, "build")
-        return f"_frame.build_frame(obj, io, this, {grouping}, {table}, {opaque})"
+        return f"_frame.build_frame_fast(obj, io, this, {grouping}, {table}, {opaque})"
 
 
 # parse_frame and read_grouping_header give every field of what they ``make``

@@ -18,6 +18,15 @@ around helper calls), ``log`` (``io.lenlog.append``). Build code: ``io`` (the ``
 calls), ``out`` (``io.buffer``). A length is written short in place when it is below 128 and
 its slot records no long form (``s >= plen or not plan[s]``), which is when ``length_at_slot``
 writes it short.
+
+Plan-free specialisation: a message built from typed values (every response the emulator
+seals) has no plan, and then no length has a recorded form: every ``s >= plen or not plan[s]``
+is true and the slot numbers index nothing (``length_at_slot`` without a plan looks only at the
+style). ``build_function`` therefore emits each builder twice in one function: a first branch,
+taken when the state has no plan, written by the emitters with ``plan_free(code)`` true (no slot
+counter, no plan checks, the style's width for every long length), then the general code. The
+two write the same bytes for a plan-free state; ``tests/test_codec_fastpaths.py`` holds both to
+the interpreted codec.
 """
 
 from __future__ import annotations
@@ -70,26 +79,26 @@ def parse_fallback(sc: Construct, code: CodeGen, target: str, limit: str) -> lis
 
 def header_lines(code: CodeGen, tag: int, what: str, end: str, limit: str) -> list[str]:
     """Read a constructed element's tag and length: ``end`` is its content end, ``pos`` its
-    content start. Short form, ``81 ll`` and ``82 hh ll`` inline, as ``der.enter`` reads them."""
+    content start. Short form, ``82 hh ll`` and ``81 ll`` inline, as ``der.enter`` reads them;
+    ``82`` before ``81``, as certificate-sized elements (every CS02b replacement) are the usual
+    long form and ``81`` the rarer one."""
     return [
         f"if pos + 2 <= {limit} and data[pos] == {tag} and (n := data[pos + 1]) < 128 "
         f"and ({end} := pos + 2 + n) <= {limit}:",
         "    log(0)",
         "    pos += 2",
-        f"elif pos + 3 <= {limit} and data[pos] == {tag} and data[pos + 1] == 129 "
-        f"and pos + 3 + data[pos + 2] <= {limit}:",
-        f"    {end} = pos + 3 + data[pos + 2]",
-        "    log(1)",
-        "    if data[pos + 2] < 128:",
-        "        io.nonminimal = True",
-        "    pos += 3",
         f"elif pos + 4 <= {limit} and data[pos] == {tag} and data[pos + 1] == 130 "
-        f"and pos + 4 + (data[pos + 2] << 8 | data[pos + 3]) <= {limit}:",
-        f"    {end} = pos + 4 + (data[pos + 2] << 8 | data[pos + 3])",
+        f"and ({end} := pos + 4 + (data[pos + 2] << 8 | data[pos + 3])) <= {limit}:",
         "    log(2)",
         f"    if {end} - pos < 260:",  # a content length below 256 in two octets
         "        io.nonminimal = True",
         "    pos += 4",
+        f"elif pos + 3 <= {limit} and data[pos] == {tag} and data[pos + 1] == 129 "
+        f"and ({end} := pos + 3 + data[pos + 2]) <= {limit}:",
+        "    log(1)",
+        "    if data[pos + 2] < 128:",
+        "        io.nonminimal = True",
+        "    pos += 3",
         "else:",
         f"    ends.append({limit})",
         "    io.pos = pos",
@@ -129,6 +138,12 @@ def parse_function(code: CodeGen, sc: Construct) -> str:
 # building
 
 
+def plan_free(code: CodeGen) -> bool:
+    """True while ``build_function`` emits the branch for a state without a plan (see the module
+    docstring): emitters then write no slot counting and no plan checks."""
+    return getattr(code, "gbcs_plan_free", False)
+
+
 def build_lines(sc: Construct, code: CodeGen, value: str) -> list[str]:
     """Lines that append the encoding of the local ``value`` to ``out``."""
     method = getattr(sc, "_inline_build", None)
@@ -138,13 +153,39 @@ def build_lines(sc: Construct, code: CodeGen, value: str) -> list[str]:
 
 
 def build_fallback(sc: Construct, code: CodeGen, value: str) -> list[str]:
-    """``sc``'s ordinary compiled build statement, with the slot counter it expects."""
+    """``sc``'s ordinary compiled build statement, with the slot counter it expects (none
+    without a plan: the slots then index nothing)."""
+    if plan_free(code):
+        return [f"obj = {value}", sc._compilebuild(code)]
     return ["st.slot = s", f"obj = {value}", sc._compilebuild(code), "s = st.slot"]
+
+
+def open_lines(code: CodeGen, tag: int, mark: str, slot: str) -> list[str]:
+    """Start a constructed element: ``mark`` is where its content will start. Without a plan the
+    tag and a one-octet length placeholder are written first (``wrap_lines`` sets it); with one,
+    the element's slot is taken and its header is inserted before the content once known."""
+    if plan_free(code):
+        return [f"out += {bytes((tag, 0))!r}", f"{mark} = len(out)"]
+    return [f"{mark} = len(out)", f"{slot} = s", "s += 1"]
 
 
 def wrap_lines(code: CodeGen, tag: int, mark: str, slot: str) -> list[str]:
     """Insert ``tag length`` before the content written since ``mark`` (the plan's form for
     ``slot``, else the short form or the style's long form, as ``close_element`` writes it)."""
+    if plan_free(code):
+        # no recorded form: short below 128 (the placeholder ``open_lines`` wrote, set in place:
+        # no insertion), else the style's width, widened as needed, in the placeholder's stead
+        return [
+            f"n = len(out) - {mark}",
+            "if n < 128:",
+            f"    out[{mark} - 1] = n",
+            "elif n < 256 and lfw < 2:",
+            f"    out[{mark} - 1:{mark}] = bytes((129, n))",
+            "elif n < 65536 and lfw <= 2:",
+            f"    out[{mark} - 1:{mark}] = bytes((130, n >> 8, n & 255))",
+            "else:",
+            f"    out[{mark} - 1:{mark}] = length_at_slot(st, -1, n)",
+        ]
     return [
         f"n = len(out) - {mark}",
         f"if n < 128 and ({slot} >= plen or not plan[{slot}]):",
@@ -161,12 +202,22 @@ def wrap_lines(code: CodeGen, tag: int, mark: str, slot: str) -> list[str]:
 
 
 def build_function(code: CodeGen, sc: Construct) -> str:
-    """A function ``(obj, io, this)`` that builds ``sc`` inline; returns the call expression."""
+    """A function ``(obj, io, this)`` that builds ``sc`` inline; returns the call expression.
+
+    Its first branch is the plan-free specialisation (module docstring), the rest the code for
+    a state with a plan (``()`` and None both mean none: ``length_at_slot`` treats them alike)."""
     prelude(code)
-    lines = ["top = obj", "st = io.state", "plan = st.plan or ()", "plen = len(plan)", "lfw = st.long_form_width", "s = st.slot",
-             "out = io.buffer"]
-    lines += sc._inline_build(code, "top")
-    lines += ["st.slot = s", "return top"]
+    previous = plan_free(code)  # a fallback may compile a nested builder mid-emission
+    try:
+        code.gbcs_plan_free = True
+        free = sc._inline_build(code, "top")
+        code.gbcs_plan_free = False
+        planned = sc._inline_build(code, "top")
+    finally:
+        code.gbcs_plan_free = previous
+    lines = ["top = obj", "st = io.state", "lfw = st.long_form_width", "out = io.buffer", "if not st.plan:"]
+    lines += [*indent(free), "    return top", "plan = st.plan", "plen = len(plan)", "s = st.slot"]
+    lines += [*planned, "st.slot = s", "return top"]
     name = f"build_inline_{code.allocateId()}"
     code.append(f"def {name}(obj, io, this):\n" + "\n".join(indent(lines)))
     return f"{name}(obj, io, this)"
