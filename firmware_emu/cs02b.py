@@ -39,18 +39,33 @@ from rig.gbcs.tables import (
 
 from . import counters, cpv
 from .certificates import CertificateError, ParsedCertificate, parse_certificate
-from .device import ACB_KA, NO_ID, EmulatedDevice, Rejected
+from .device import ACB_KA, NO_ID, EmulatedDevice, Rejected, certificate_or_none
 from .device_types import DeviceType
 from .device_types import cell as _cell
 from .rejections import Reason
 from .store import PendingCommand
 
 UPDATE_SECURITY_CREDENTIALS = 0x8F70
+_ABSENT = object()  # a cell the device does not have (``None`` is an empty cell)
 CS02G_CODES = frozenset({0x0125, 0x0126})
 
 
 #: frame variant -> (MACed, signed)
 _VARIANT_SHAPE = {Variant.SIGNED: (False, True), Variant.MAC_ONLY: (True, False), Variant.SIGNED_AND_MACED: (True, True)}
+
+
+def _authorisation(mode: ReplacementMode, is_chf: bool) -> tuple[Variant, tuple[bool, bool], RemotePartyRole | None,
+                                                                   KeyUsage]:
+    """What ``MODE_RULES`` says of ``mode`` on a CHF or another device: (frame variant, its
+    (MACed, signed) shape, the authorising role, that role's authorising key usage)."""
+    rule = MODE_RULES[mode]
+    variant, role = rule.variant_for(is_chf), rule.authorising_role_for(is_chf)
+    usage = KeyUsage.KEY_CERT_SIGN if role == RemotePartyRole.ROOT else KeyUsage.DIGITAL_SIGNATURE
+    return variant, _VARIANT_SHAPE[variant], role, usage
+
+
+#: (mode, on a CHF) -> ``_authorisation``, made once: read for every CS02b command
+_AUTHORISATION = {(mode, is_chf): _authorisation(mode, is_chf) for mode in MODE_RULES for is_chf in (False, True)}
 #: mode -> its name, for the event log (``Enum.name`` is a Python-level property, read per command)
 _MODE_NAMES = {mode: mode.name for mode in ReplacementMode}
 
@@ -58,15 +73,13 @@ _MODE_NAMES = {mode: mode.name for mode in ReplacementMode}
 def _authorising_cell(device: EmulatedDevice, message: Message, command: Cs02bCommand) -> tuple[TrustAnchorCellId, bool]:
     """The cell whose key authorises this command, and whether a signature is required."""
     control = command.control
-    rule = MODE_RULES.get(control.mode)
-    if rule is None or MESSAGE_CODE_MODE.get(message.message_code) != control.mode:
+    entry = _AUTHORISATION.get((control.mode, device.device_type is DeviceType.CHF))
+    if entry is None or MESSAGE_CODE_MODE.get(message.message_code) != control.mode:
         raise Rejected(Reason.MALFORMED, f"mode {int(control.mode)} does not match message code 0x{message.message_code:04X}")
-    is_chf = device.device_type is DeviceType.CHF
-    variant = rule.variant_for(is_chf)
+    variant, shape, role, wanted_usage = entry
     macd, signed = message.mac_header is not None, message.signature is not None
-    if (macd, signed) != _VARIANT_SHAPE[variant]:
+    if (macd, signed) != shape:
         raise Rejected(Reason.MALFORMED, f"mode {control.mode.name} needs frame variant {variant.value}")
-    role = rule.authorising_role_for(is_chf)
     if role is None:  # ACB replacing its own credentials on a non-CHF device: MAC only, no [2]
         if control.authorising_cell is not None:
             raise Rejected(Reason.MALFORMED, "accessControlBrokerByACB names an authorising cell")
@@ -74,7 +87,6 @@ def _authorising_cell(device: EmulatedDevice, message: Message, command: Cs02bCo
     cell = control.authorising_cell
     if cell is None:
         raise Rejected(Reason.MALFORMED, "authorisingRemotePartyTACellIdentifier missing")
-    wanted_usage = KeyUsage.KEY_CERT_SIGN if role == RemotePartyRole.ROOT else KeyUsage.DIGITAL_SIGNATURE
     if cell.role != role or cell.key_usage != wanted_usage:
         raise Rejected(Reason.NOT_AUTHORISED, f"mode {control.mode.name} is not authorised by {cell}")
     return cell, True
@@ -87,9 +99,7 @@ def handle(device: EmulatedDevice, raw: bytes, message: Message) -> list[bytes]:
     if message.supplementary is not None:
         raise Rejected(Reason.MALFORMED, "CS02b other-information carries the message code only")
     cell, signed = _authorising_cell(device, message, command)
-    # the roles held matter only to [6]; most commands carry none, so the set is made only for those
-    held = {int(c.role) for c in device.state.cells} if command.control.other_seq_number_changes else ()
-    problem = counters.control_problem(command.control, held)
+    problem = counters.control_problem(command.control, _RolesHeld(device.state.cells))
     if problem:
         raise Rejected(Reason.MALFORMED, problem)
     profile = device.profile
@@ -127,13 +137,14 @@ def _cancel(device: EmulatedDevice, role: int) -> int:
     return cancelled
 
 
-def _cell_status(device: EmulatedDevice, target_roles: frozenset, target: TrustAnchorCellId, certificate: bytes,
-                 path: list | None, anchors: list, at: _dt.datetime | None,
+def _cell_status(device: EmulatedDevice, target_roles: frozenset, target: TrustAnchorCellId, on_device: bool,
+                 certificate: bytes, path: list | None, anchors: list, at: _dt.datetime | None,
                  verified: dict) -> tuple[StatusCode, ParsedCertificate | None]:
     """The cell's status and, on success, the parsed replacement certificate (parsed once).
-    ``target_roles``: the roles the command's mode may replace (looked up once per command)."""
+    ``target_roles``: the roles the command's mode may replace (looked up once per command);
+    ``on_device``: whether the device has the target cell at all."""
     statuses = device.profile.statuses
-    if target not in device.state.cells:
+    if not on_device:
         return statuses["target_not_on_device"], None
     if target.role not in target_roles:
         return statuses["target_not_permitted"], None
@@ -172,6 +183,23 @@ _ROLE_CELLS = {int(role): (_cell(role, KeyUsage.DIGITAL_SIGNATURE), _cell(role, 
                for role in RemotePartyRole}
 
 
+class _RolesHeld:
+    """The roles the device holds a trust anchor cell for, as ``counters.control_problem`` asks
+    about them: only for the roles [6] names (most commands name none, a change of supplier one),
+    each answered from the role's DS and KA cells first instead of a set made of every cell."""
+
+    __slots__ = ("_cells",)
+
+    def __init__(self, cells: dict[TrustAnchorCellId, bytes | None]):
+        self._cells = cells
+
+    def __contains__(self, role: object) -> bool:
+        pair = _ROLE_CELLS.get(role)  # type: ignore[call-overload]
+        if pair is not None and (pair[0] in self._cells or pair[1] in self._cells):
+            return True
+        return any(int(c.role) == role for c in self._cells)
+
+
 def _key_id(cert: ParsedCertificate) -> bytes:
     """The key's own identifier (method 2 over the point), not the certificate's SKI claim."""
     return cert.own_key_id if cert.own_key_id is not None else cert.key_id
@@ -197,15 +225,18 @@ def execute(device: EmulatedDevice, message: Message, command: Cs02bCommand, *, 
     verified: dict = {}  # signatures checked during this command's path validations
     anchors = device.anchors()  # as they stand before this command replaces anything
     replaced: dict[int, bytes | None] = {}  # role -> its new control key's id after a change of control
+    control_cells: dict[int, TrustAnchorCellId] = {}  # role -> _control_cell (the cells' keys stay put here)
     succeeded = 0
+    cells = device.state.cells
     for replacement in command.replacements:
         target = replacement.target_cell
-        existing = device.cell_certificate(target)
+        der = cells.get(target, _ABSENT)  # one lookup for "on the device" and the certificate it holds
+        existing = None if der is _ABSENT else certificate_or_none(der)
         if refused:
             status, new = profile.statuses["refused"], None
         else:
-            status, new = _cell_status(device, rule.target_roles, target, replacement.certificate, path, anchors, at,
-                                       verified)
+            status, new = _cell_status(device, rule.target_roles, target, der is not _ABSENT, replacement.certificate,
+                                       path, anchors, at, verified)
         old_id, old_key = (existing.subject_id, existing.key_id) if existing else (NO_ID, NO_ID)
         if status == StatusCode.SUCCESS:
             if new is None:  # a profile that reports a failed check as success: installed all the same
@@ -214,7 +245,9 @@ def execute(device: EmulatedDevice, message: Message, command: Cs02bCommand, *, 
             new_id, new_key = new.subject_id, new.key_id
             role = int(target.role)
             replaced.setdefault(role, None)
-            control_cell = _control_cell(device, role)
+            control_cell = control_cells.get(role)
+            if control_cell is None:
+                control_cell = control_cells[role] = _control_cell(device, role)
             if (target is control_cell or target == control_cell) and not _same_key(existing, new):  # a change of control
                 new_key_id = _key_id(new)
                 counters.change_control(device.state, role, _key_id(existing) if existing else None, new_key_id)

@@ -60,6 +60,7 @@ from .store import DeviceState, TrustAnchorStore
 NO_PEER_KEYS: Mapping[bytes, ec.EllipticCurvePrivateKey] = MappingProxyType({})
 _DS_KEY, _KA_KEY = PrivateKeyField(), PrivateKeyField()
 ACB_KA = _cell(RemotePartyRole.ACCESS_CONTROL_BROKER, KeyUsage.KEY_AGREEMENT)
+_ROOT = RemotePartyRole.ROOT
 NO_ID = bytes(8)
 #: the security header GBCS allows on a MACed command [RTDS: every one of 815 MACed frames]:
 #: authentication only with suite 1, and an invocation counter of zero (gbcs-parser fixes it too)
@@ -98,6 +99,16 @@ class DeviceIdentity:
         if own is None or private is None:
             return None
         return private, own
+
+
+def certificate_or_none(der: bytes | None) -> ParsedCertificate | None:
+    """A cell's certificate: None for an empty cell or bytes no longer readable as one."""
+    if der is None:
+        return None
+    try:
+        return parse_certificate(der)
+    except CertificateError:
+        return None
 
 
 def _point(key: ec.EllipticCurvePublicKey) -> bytes:
@@ -184,23 +195,15 @@ class EmulatedDevice:
         return tuple(cells + [c for c in self.profile.extra_cells if c not in cells])
 
     def cell_certificate(self, cell: TrustAnchorCellId) -> ParsedCertificate | None:
-        der = self.state.cells.get(cell)
-        if der is None:
-            return None
-        try:
-            return parse_certificate(der)
-        except CertificateError:
-            return None
+        return certificate_or_none(self.state.cells.get(cell))
 
     def anchors(self) -> list[ParsedCertificate]:
         """Path validation anchors: the root cell, plus any extra trusted CAs."""
-        found = []
-        for c, der in self.state.cells.items():  # one pass: this runs for every CS02b command
-            if der is not None and c.role == RemotePartyRole.ROOT:
-                try:
-                    found.append(parse_certificate(der))
-                except CertificateError:
-                    pass
+        try:  # one pass over the cells: this runs for every CS02b command
+            found = [parse_certificate(der) for c, der in self.state.cells.items() if der is not None and c.role == _ROOT]
+        except CertificateError:  # an unreadable root cell is no anchor (never written by the device itself)
+            found = [cert for cert in (self.cell_certificate(c) for c in self.state.cells if c.role == _ROOT)
+                     if cert is not None]
         found.extend(self.trusted_cas)
         return found
 

@@ -15,6 +15,7 @@ import pytest
 
 import firmware_emu.cs02b as cs02b_module
 from firmware_emu.alerts import alert_code_of
+from firmware_emu.device_types import CELLS, DeviceType
 from rig.gbcs import KeyUsage, MacHeader, RemotePartyRole, SeqNumberChange, SpecialistSeqNumber, StatusCode, decode
 from rig.gbcs import build as b
 from rig.provision import create_device
@@ -301,3 +302,18 @@ def test_a_key_installed_again_resumes_above_its_old_frames(fixture_pki):
     assert device.state.counters[int(SUPPLIER)] == read.originator_counter  # A resumes where it was
     response, alerts = head.send(captured)
     assert response is None and _alert_codes(alerts) == [REPLAY_ALERT]
+
+
+@pytest.mark.parametrize("device_type", list(DeviceType))
+def test_the_roles_held_answer_as_the_set_of_every_cell_role_would(device_type):
+    """[6] may name only a role the device holds a cell for; ``_RolesHeld`` answers from the
+    role's DS and KA cells first and must agree with the plain set for every role, a role held
+    through another cell only (the root's keyCertSign cell) and roles no device has."""
+    cells = {c: None for c in CELLS[device_type]}
+    expected = {int(c.role) for c in cells}
+    held = cs02b_module._RolesHeld(cells)
+    roles = [*RemotePartyRole, RemotePartyRole(-1), RemotePartyRole(42), 99]
+    assert [r in held for r in roles] == [int(r) in expected for r in roles]
+    assert RemotePartyRole.ROOT in held  # held through its keyCertSign cell alone
+    without_root = {c: None for c in cells if c.role != RemotePartyRole.ROOT}
+    assert RemotePartyRole.ROOT not in cs02b_module._RolesHeld(without_root)
