@@ -46,12 +46,11 @@ def message_key(message: Message, private_key: ec.EllipticCurvePrivateKey,
 
 
 def verify_signature(frame: bytes, message: Message, public_key: ec.EllipticCurvePublicKey) -> bool:
-    """True when the frame carries a signature that ``public_key`` verifies (``signed_bytes``
-    written out: every signed command is checked here)."""
+    """True when the frame carries a signature that ``public_key`` verifies."""
     signature, layout = message.signature, message.layout
     if signature is None or layout is None:
         return False
-    return verify_raw(public_key, frame[layout.grouping_start + 1:layout.payload_end], signature)
+    return verify_raw(public_key, signed_bytes(frame, layout), signature)
 
 
 def compute_mac(frame: bytes, message: Message, private_key: ec.EllipticCurvePrivateKey,
@@ -63,17 +62,10 @@ def compute_mac(frame: bytes, message: Message, private_key: ec.EllipticCurvePri
 def verify_mac(frame: bytes, message: Message, private_key: ec.EllipticCurvePrivateKey,
                peer: ec.EllipticCurvePublicKey, cache: EcdhCache = ECDH_CACHE) -> bool:
     """True when the frame's MAC matches; either side's KA private key works (static ECDH)."""
-    header, mac, layout = message.mac_header, message.mac, message.layout
-    if header is None or mac is None or layout is None:
+    mac = message.mac
+    if message.mac_header is None or mac is None or message.layout is None:
         return False
-    # ``compute_mac`` written out (message_key, mac_iv, mac_aad): every MACed command is checked
-    # here, and the calls cost more than the byte work; the KDF and GMAC are the same calls
-    originator = message.originator_id
-    key = derive_key(cache.shared_secret(private_key, peer), originator, int(message.cra_flag),
-                     message.originator_counter, message.recipient_id)
-    iv = bytes(originator) + header.invocation_counter.to_bytes(4, "big")
-    aad = bytes((header.security_control,)) + header.fields[:5] + frame[layout.grouping_start:layout.signature_end]
-    return equal(gmac(key, iv, aad), mac)
+    return equal(compute_mac(frame, message, private_key, peer, cache), mac)
 
 
 def seal(message: Message, *, signer: ec.EllipticCurvePrivateKey | None = None,
