@@ -86,20 +86,32 @@ def migration(pki, device, counter: int = 6000) -> bytes:
 
 
 @contextlib.contextmanager
+def patched(replacements: list[tuple[object, str, Callable[[Callable], Callable]]]) -> Iterator[None]:
+    """Each ``(owner, name, make)``: ``owner.name`` becomes ``make(original)`` inside the block
+    and is put back after it (module attributes and methods, looked up at call time)."""
+    originals = [(owner, name, getattr(owner, name)) for owner, name, _make in replacements]
+    try:
+        for (owner, name, original), (_owner, _name, make) in zip(originals, replacements, strict=True):
+            setattr(owner, name, make(original))
+        yield
+    finally:
+        for owner, name, original in originals:
+            setattr(owner, name, original)
+
+
+@contextlib.contextmanager
 def counting() -> Iterator[Counter]:
-    """Wrap the primitives the emulator reaches (module attributes, looked up at call time)."""
+    """Wrap the primitives the emulator reaches, counting the calls that compute."""
     counts: Counter = Counter()
-    originals = {}
 
-    def patch(owner, name: str, kind: str, counts_call: Callable[..., bool] | None = None) -> None:
-        original = getattr(owner, name)
-        originals[(owner, name)] = original
-
-        def wrapper(*args, **kwargs):
-            if counts_call is None or counts_call(*args, **kwargs):
-                counts[kind] += 1
-            return original(*args, **kwargs)
-        setattr(owner, name, wrapper)
+    def counted(kind: str, counts_call: Callable[..., bool] | None = None) -> Callable[[Callable], Callable]:
+        def make(original: Callable) -> Callable:
+            def wrapper(*args, **kwargs):
+                if counts_call is None or counts_call(*args, **kwargs):
+                    counts[kind] += 1
+                return original(*args, **kwargs)
+            return wrapper
+        return make
 
     def cpv_computes(child, issuer, verified=None) -> bool:  # memoised checks are not computed
         key = (id(child), id(issuer))
@@ -109,17 +121,13 @@ def counting() -> Iterator[Counter]:
     def ecdh_misses(cache: EcdhCache, private_key, peer) -> bool:
         return (id(private_key), id(peer)) not in cache._entries
 
-    patch(crypto_frames, "verify_raw", "ecdsa_verify")
-    patch(crypto_frames, "sign_raw", "ecdsa_sign")
-    patch(crypto_frames, "derive_key", "kdf")
-    patch(crypto_frames, "gmac", "gmac")
-    patch(cpv, "_signature_ok", "ecdsa_verify", cpv_computes)
-    patch(EcdhCache, "shared_secret", "ecdh", ecdh_misses)
-    try:
+    with patched([(crypto_frames, "verify_raw", counted("ecdsa_verify")),
+                  (crypto_frames, "sign_raw", counted("ecdsa_sign")),
+                  (crypto_frames, "derive_key", counted("kdf")),
+                  (crypto_frames, "gmac", counted("gmac")),
+                  (cpv, "_signature_ok", counted("ecdsa_verify", cpv_computes)),
+                  (EcdhCache, "shared_secret", counted("ecdh", ecdh_misses))]):
         yield counts
-    finally:
-        for (owner, name), original in originals.items():
-            setattr(owner, name, original)
 
 
 def floor_ops(pki, device, frame: bytes, response: bytes) -> list[tuple[str, Callable[[], object]]]:
@@ -148,22 +156,14 @@ def floor_ops(pki, device, frame: bytes, response: bytes) -> list[tuple[str, Cal
     return ops
 
 
-@contextlib.contextmanager
-def crypto_stubbed() -> Iterator[None]:
+def crypto_stubbed() -> contextlib.AbstractContextManager[None]:
     """The primitives the floor counts replaced by answers that pass: what is left is the
     emulator's Python (a profile only, never a ratio or a verdict: the device accepts anything)."""
-    saved = [(crypto_frames, name, getattr(crypto_frames, name)) for name in ("verify_raw", "sign_raw", "gmac", "equal")]
-    saved.append((cpv, "_signature_ok", cpv._signature_ok))
-    crypto_frames.verify_raw = lambda key, data, signature: True
-    crypto_frames.sign_raw = lambda key, data, deterministic=False: bytes(64)
-    crypto_frames.gmac = lambda key, iv, aad: bytes(12)
-    crypto_frames.equal = lambda a, b: True
-    cpv._signature_ok = lambda child, issuer, verified: True
-    try:
-        yield
-    finally:
-        for owner, name, original in saved:
-            setattr(owner, name, original)
+    return patched([(crypto_frames, "verify_raw", lambda _: lambda key, data, signature: True),
+                    (crypto_frames, "sign_raw", lambda _: lambda key, data, deterministic=False: bytes(64)),
+                    (crypto_frames, "gmac", lambda _: lambda key, iv, aad: bytes(12)),
+                    (crypto_frames, "equal", lambda _: lambda a, b: True),
+                    (cpv, "_signature_ok", lambda _: lambda child, issuer, verified: True)])
 
 
 def python_share(device, frames: list[bytes]) -> str:
@@ -173,30 +173,28 @@ def python_share(device, frames: list[bytes]) -> str:
     import firmware_emu.device as device_module
 
     spent: Counter = Counter()
-    stages = [(device_module, "decode", "decode"), (device_module.EmulatedDevice, "authenticate", "authenticate"),
-              (cs02b_module, "execute", "execute"), (device_module.EmulatedDevice, "sign", "response encode + seal")]
-    saved = []
-    for owner, name, label in stages:
-        original = getattr(owner, name)
-        saved.append((owner, name, original))
 
-        def timed(*args, _original=original, _label=label, **kwargs):
-            start = time.perf_counter()
-            try:
-                return _original(*args, **kwargs)
-            finally:
-                spent[_label] += time.perf_counter() - start
-        setattr(owner, name, timed)
-    try:
-        with crypto_stubbed():
-            gc.collect()
-            start = time.perf_counter()
-            for frame in frames:
-                device.receive(frame)
-            total = time.perf_counter() - start
-    finally:
-        for owner, name, original in saved:
-            setattr(owner, name, original)
+    def timed(label: str) -> Callable[[Callable], Callable]:
+        def make(original: Callable) -> Callable:
+            def wrapper(*args, **kwargs):
+                start = time.perf_counter()
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    spent[label] += time.perf_counter() - start
+            return wrapper
+        return make
+
+    stages = [(device_module, "decode", timed("decode")),
+              (device_module.EmulatedDevice, "authenticate", timed("authenticate")),
+              (cs02b_module, "execute", timed("execute")),
+              (device_module.EmulatedDevice, "sign", timed("response encode + seal"))]
+    with patched(stages), crypto_stubbed():
+        gc.collect()
+        start = time.perf_counter()
+        for frame in frames:
+            device.receive(frame)
+        total = time.perf_counter() - start
     per = {label: seconds / len(frames) * 1e6 for label, seconds in spent.items()}
     rest = total / len(frames) * 1e6 - sum(per.values())
     split = ", ".join(f"{label} {us:.1f}" for label, us in per.items())

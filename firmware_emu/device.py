@@ -199,11 +199,10 @@ class EmulatedDevice:
 
     def anchors(self) -> list[ParsedCertificate]:
         """Path validation anchors: the root cell, plus any extra trusted CAs."""
-        try:  # one pass over the cells: this runs for every CS02b command
-            found = [parse_certificate(der) for c, der in self.state.cells.items() if der is not None and c.role == _ROOT]
-        except CertificateError:  # an unreadable root cell is no anchor (never written by the device itself)
-            found = [cert for cert in (self.cell_certificate(c) for c in self.state.cells if c.role == _ROOT)
-                     if cert is not None]
+        # one pass over the cells (this runs for every CS02b command); an empty or unreadable root
+        # cell is no anchor
+        found = [cert for c, der in self.state.cells.items()
+                 if c.role == _ROOT and (cert := certificate_or_none(der)) is not None]
         found.extend(self.trusted_cas)
         return found
 
