@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 import pytest
@@ -85,6 +86,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not os.environ.get("PYTEST_XDIST_WORKER") or config.inipath != PROJECT / "pyproject.toml":
         return
     items.sort(key=lambda item: _first_rank(item.nodeid))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What importing and collecting built (modules, test items, the compiled codec) lives until
+    the end: ``gc.freeze`` takes it out of every later collection. Each full collection otherwise
+    walks those ~140,000 objects again (~60 ms each; pytester's inline runs collect once at their
+    end): on the EPYC host, garbage collection over the 4 workers took 12.0 s without, 5.9 s with
+    (timed by ``gc.callbacks``)."""
+    if session.config.inipath == PROJECT / "pyproject.toml":
+        gc.freeze()
 
 
 @pytest.hookimpl(optionalhook=True)
