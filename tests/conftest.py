@@ -17,6 +17,12 @@ from .vectors import FIXTURE_PKI, FIXTURE_SAMPLES, PROJECT, RTDS_ABSENT, RTDS_KE
 pytest_plugins = ["pytester"]
 
 
+def _own_suite(config: pytest.Config) -> bool:
+    """This project's own suite (its pyproject.toml), not a ``gbcs-rig prove`` or a pytester run
+    that also loads this file with an ini file of its own."""
+    return config.inipath == PROJECT / "pyproject.toml"
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> None:
     """``pytest`` alone runs in parallel, two pytest-xdist workers per core (``workers``), as CI
@@ -29,7 +35,7 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
     ``gbcs-rig prove`` started in the checkout, whose scenario run has an ini file of its own.
     """
     option = config.option
-    if config.inipath is None or config.inipath != PROJECT / "pyproject.toml":
+    if not _own_suite(config):
         return
     if os.environ.get("PYTEST_XDIST_WORKER") or not hasattr(option, "numprocesses"):
         return
@@ -83,19 +89,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """On an xdist worker of this project's suite, ``FIRST`` ahead of the rest (a stable sort: every
     worker collects the same order, as xdist requires). ``-n 0`` keeps pytest's own order, so a
     module's fixtures are set up once there."""
-    if not os.environ.get("PYTEST_XDIST_WORKER") or config.inipath != PROJECT / "pyproject.toml":
+    if not os.environ.get("PYTEST_XDIST_WORKER") or not _own_suite(config):
         return
     items.sort(key=lambda item: _first_rank(item.nodeid))
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """What importing and collecting built (modules, test items, the compiled codec) lives until
+    """What importing and collecting built (modules, test items) lives until
     the end: ``gc.freeze`` takes it out of every later collection. Each full collection otherwise
     walks those ~140,000 objects again (~60 ms each; pytester's inline runs collect once at their
     end): on the EPYC host, garbage collection over the 4 workers took 12.0 s without, 5.9 s with
     (timed by ``gc.callbacks``)."""
-    if session.config.inipath == PROJECT / "pyproject.toml":
+    if _own_suite(session.config):
         gc.freeze()
 
 
