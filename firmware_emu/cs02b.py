@@ -211,6 +211,25 @@ def _same_key(old: ParsedCertificate | None, new: ParsedCertificate) -> bool:
     return old.point == new.point
 
 
+#: (cell, status, the four ids) -> one shared ``ReplacementOutcome``. Why: a fleet's commands
+#: produce the same outcomes again and again, and the response builder appends the element it
+#: wrote for an instance when the same instance comes again (``memo`` in ``rig.gbcs.payloads``).
+#: Outcomes are frozen, so sharing one changes nothing a caller can see; emptied when full.
+_OUTCOMES: dict[tuple, ReplacementOutcome] = {}
+_OUTCOMES_MAX = 4096
+
+
+def _outcome(cell: TrustAnchorCellId, status: StatusCode, old_id: bytes, old_key: bytes, new_id: bytes,
+             new_key: bytes) -> ReplacementOutcome:
+    key = (cell, status, old_id, old_key, new_id, new_key)
+    found = _OUTCOMES.get(key)
+    if found is None:
+        if len(_OUTCOMES) >= _OUTCOMES_MAX:
+            _OUTCOMES.clear()
+        found = _OUTCOMES[key] = ReplacementOutcome(cell, status, old_id, old_key, new_id, new_key)
+    return found
+
+
 def execute(device: EmulatedDevice, message: Message, command: Cs02bCommand, *, refused: bool = False) -> ExecutionOutcome:
     """Replace the targeted cells and apply the floors; returns the execution outcome."""
     control = command.control
@@ -255,7 +274,7 @@ def execute(device: EmulatedDevice, message: Message, command: Cs02bCommand, *, 
             succeeded += 1
         else:
             new_id, new_key = old_id, old_key
-        outcomes.append(ReplacementOutcome(target, status, old_id, old_key, new_id, new_key))
+        outcomes.append(_outcome(target, status, old_id, old_key, new_id, new_key))
     role = rule.authorising_role or RemotePartyRole.ACCESS_CONTROL_BROKER
     changes = counters.apply_floors(device.state, counters.requested(control, role), rules=profile.floor_rules,
                                     authorising_role=role, frame_counter=message.originator_counter,

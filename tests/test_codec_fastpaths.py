@@ -29,6 +29,7 @@ from rig.gbcs import (
     MacHeader,
     Message,
     RemotePartyRole,
+    ReplacementOutcome,
     Supplementary,
     TrustAnchorCellId,
     decode,
@@ -37,6 +38,7 @@ from rig.gbcs import (
 from rig.gbcs import frame as frame_module
 from rig.gbcs.codec import FRAME, encode_with_layout
 from rig.gbcs.fields import date_time_from_octets, date_time_octets
+from rig.gbcs.payloads.cs02 import REPLACEMENT_OUTCOME
 from rig.gbcs.streams import ParseStream
 
 from .vectors import FIXTURE_SAMPLES, read_hex, rtds_files
@@ -149,6 +151,55 @@ def test_shared_cell_instances_keep_their_length_log():
         assert outcome(variant, False) == outcome(variant, True)
         decoded = decode(variant)
         assert decoded.length_forms[slot] == 2 and encode(decoded) == variant
+
+
+
+def test_memoised_replacements_and_path_are_shared_and_keep_their_length_log():
+    """The replacements and certification path of a command decoded again are the very tuples
+    of the first decode; the same content with a length in another form inside it (which sets
+    the frame's non-minimal flag) or around it still logs every length and re-encodes byte for
+    byte, and a later usual decode is unaffected."""
+    name = "CS02bSupplierByTransCoS_IMMEDIATE_SUCCESS_COMMAND"
+    data = FRAMES[name]
+    first, second = decode(data), decode(data)
+    assert first == second == decode(data, interpreted=True)
+    for attribute in ("replacements", "certification_path"):
+        assert getattr(first.payload, attribute) is getattr(second.payload, attribute)  # shared
+    count = length_count(data)
+    for slot in range(count):  # one length at a time in the two-octet form, then minimal again
+        plan = tuple(2 if index == slot else 0 for index in range(count))
+        variant = encode(first.evolve(length_forms=plan))
+        for _ in range(2):  # the second decode meets whatever the first one left in the caches
+            assert outcome(variant, False) == outcome(variant, True)
+            assert encode(decode(variant)) == variant
+    assert decode(data).length_forms is None and encode(decode(data)) == data
+
+
+def test_memoised_outcomes_are_written_from_the_cache_as_they_were_built():
+    """Replacement outcomes and floors are written once per instance and appended from the cache
+    when the same instance comes again (the emulator hands out shared ones); equal distinct
+    instances, a subclass's instances and more instances than the cache holds are all written
+    as the interpreted builder writes them."""
+    message = _response()
+    outcome_ = message.payload.execution_outcome
+
+    class Outcome(ReplacementOutcome):
+        pass
+
+    def with_outcomes(outcomes) -> Message:
+        return message.evolve(payload=Cs02bResponse(dataclasses.replace(outcome_, outcomes=tuple(outcomes))))
+
+    first = encoded_or_error(message)
+    assert encoded_or_error(message) == first == encoded_or_error(message, interpreted=True)
+    held = REPLACEMENT_OUTCOME._encodings
+    assert all(held[id(o)][0] is o for o in outcome_.outcomes)  # the cache did take them
+    variants = [with_outcomes(dataclasses.replace(o) for o in outcome_.outcomes),
+                with_outcomes(Outcome(**{f.name: getattr(o, f.name) for f in dataclasses.fields(o)})
+                              for o in outcome_.outcomes)]
+    variants += [with_outcomes(dataclasses.replace(o, existing_key_id=n.to_bytes(8, "big")) for o in outcome_.outcomes)
+                 for n in range(300)]  # past the cache's bound: it is emptied and refilled
+    for variant in variants + variants[:5]:
+        assert same_result(encoded_or_error(variant), encoded_or_error(variant, interpreted=True))
 
 
 # -- encoding without a plan: the plan-free builders, the usual-frame builder, the cell cache ---

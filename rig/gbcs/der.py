@@ -787,6 +787,8 @@ class OpaqueRest(_Leaf):
 
 #: distinct contents kept per interned sequence schema (GBCS has a few dozen trust anchor cells)
 INTERNED_MAX = 256
+#: distinct contents kept per memoised SEQUENCE OF (a rig sends a few certificate sets at a time)
+MEMO_MAX = 64
 
 
 def closed_set(sc: Construct) -> bool:
@@ -804,12 +806,18 @@ class DerSequence(Construct):
     parses an element that is not stored (a NULL marker). Building reads the attributes back.
     """
 
-    def __init__(self, cls: type, *fields: tuple[str | None, Construct], tag: int = 0x30, what: str | None = None):
+    def __init__(self, cls: type, *fields: tuple[str | None, Construct], tag: int = 0x30, what: str | None = None,
+                 memo: bool = False):
         super().__init__()
         self.cls = cls
         self.fields = fields
         self.tag = tag
         self.what = what or cls.__name__
+        #: ``memo``: instances its users hand out again and again (the emulator's replacement
+        #: outcomes and floors, the same on every command of a fleet) get the element cache that
+        #: interned sequences have: per instance, never per equal value (an equal value of other
+        #: field types, ``0.0`` for ``0``, must still meet the builder's own checks)
+        self.memo = memo
         #: content octets -> (instance, its length log), for ``interned`` sequences (compiled only)
         self._instances: dict[bytes, tuple[Any, tuple[int, ...]]] = {}
         #: ``id`` of an instance -> (the instance, its element), for ``interned`` sequences built
@@ -893,10 +901,11 @@ class DerSequence(Construct):
             lines.append(f"{field} = {value}.{name}" if name else f"{field} = None")
             lines += build_lines(sc, code, field)
         lines += wrap_lines(code, self.tag, mark, slot)
-        if not (free and self.interned):
+        if not (free and (self.interned or self.memo)):
             return lines
-        # a value from a small closed set (a trust anchor cell) without a plan: its element, once
-        # written, is kept per instance and appended as it is when the same instance comes again.
+        # a value from a small closed set (a trust anchor cell), or a ``memo`` instance, without a
+        # plan: its element, once written, is kept per instance and appended as it is when the
+        # same instance comes again.
         # Kept only for an instance of the frozen class itself whose content is under 128 octets:
         # every length in it is then short, whatever the style. The cache pins each instance it
         # holds (so an id is not reused while its entry exists) and is emptied when full.
@@ -922,13 +931,19 @@ class DerSequenceOf(Construct):
     """
 
     def __init__(self, item: Construct, tag: int = 0x30, what: str = "SEQUENCE OF",
-                 into: tuple[type, str] | None = None):
+                 into: tuple[type, str] | None = None, memo: bool = False):
         super().__init__()
         self.item = item
         self.tag = tag
         self.what = what
         self.into = into
         self.cls = into[0] if into else tuple
+        #: ``memo``: the same content octets come again and again (a fleet's replacement
+        #: certificates and certification path), so the compiled parser keeps content octets ->
+        #: (the tuple, its length log) and hands the same immutable tuple back. Only for items
+        #: that decode to immutable values (bytes, frozen dataclasses).
+        self.memo = memo
+        self._memo: dict[bytes, tuple[Any, tuple[int, ...]]] = {}
 
     def _parse(self, stream, context, path):
         start = stream.pos
@@ -961,12 +976,35 @@ class DerSequenceOf(Construct):
     def _inline_parse(self, code, target, limit):
         end, items, item = fresh(code, "e"), fresh(code, "items"), fresh(code, "w")
         lines = header_lines(code, self.tag, self.what, end, limit)
-        lines += [f"{items} = []", f"while pos < {end}:"]
-        lines += indent([*parse_lines(self.item, code, item, end), f"{items}.append({item})"])
-        lines += close_lines(end, self.what)
+        body = [f"{items} = []", f"while pos < {end}:"]
+        body += indent([*parse_lines(self.item, code, item, end), f"{items}.append({item})"])
+        body += close_lines(end, self.what)
         if self.into:
-            return [*lines, f"{target} = {ref(code, self.into[0])}({self.into[1]}=tuple({items}))"]
-        return [*lines, f"{target} = tuple({items})"]
+            body.append(f"{target} = {ref(code, self.into[0])}({self.into[1]}=tuple({items}))")
+        else:
+            body.append(f"{target} = tuple({items})")
+        if not self.memo:
+            return lines + body
+        # the value is a function of the content octets alone; a hit replays the lengths the
+        # parse logged. Kept only when the parse met no non-minimal length (the flag is
+        # frame-wide and a hit must leave it as the parse would); emptied when full
+        cache, key, hit, mark = ref(code, self._memo), fresh(code, "c"), fresh(code, "h"), fresh(code, "n")
+        return [
+            *lines,
+            f"{key} = data[pos:{end}]",
+            f"{hit} = {cache}.get({key})",
+            f"if {hit} is not None:",
+            f"    {target} = {hit}[0]",
+            f"    io.lenlog.extend({hit}[1])",
+            f"    pos = {end}",
+            "else:",
+            f"    {mark} = len(io.lenlog)",
+            *indent(body),
+            "    if not io.nonminimal:",
+            f"        if len({cache}) >= {MEMO_MAX}:",
+            f"            {cache}.clear()",
+            f"        {cache}[{key}] = ({target}, tuple(io.lenlog[{mark}:]))",
+        ]
 
     def _inline_build(self, code, value):
         mark, slot, item = fresh(code, "m"), fresh(code, "k"), fresh(code, "i")

@@ -203,8 +203,8 @@ MUTANTS: tuple[Mutant, ...] = (
            "response_signature"),
     Mutant("response-success-for-failed-cell", FW,
            "the response reports each cell's real status (SUCCESS for a failed cell)",
-           (_h(CS02B, "        outcomes.append(ReplacementOutcome(target, status, old_id, old_key, new_id, new_key))",
-               "        outcomes.append(ReplacementOutcome(target, StatusCode.SUCCESS, old_id, old_key, new_id, new_key))"),),
+           (_h(CS02B, "        outcomes.append(_outcome(target, status, old_id, old_key, new_id, new_key))",
+               "        outcomes.append(_outcome(target, StatusCode.SUCCESS, old_id, old_key, new_id, new_key))"),),
            "wrong_key_usage"),
     Mutant("floors-applied-when-all-fail", FW,
            "no floor [4][5][6] is applied by a command whose every replacement failed (applied as requested "

@@ -139,6 +139,7 @@ SEQ_NUMBER_CHANGE = DerSequence(
     ("floor_seq_number", SEQ_NUMBER),
     ("specialist_floor_seq_numbers", DerOptional(DerSequenceOf(SPECIALIST_SEQ_NUMBER))),
     what="RemotePartySeqNumberChange",
+    memo=True,
 )
 
 # --------------------------------------------------------------------------------------------
@@ -242,8 +243,8 @@ AUTHORISING_CONTROL = DerSequence(
     ("authorising_cell", DerOptional(cell_id(0xA2))),
     ("seq_number", DerInteger(tag=0x83)),
     ("new_floor_seq_number", DerOptional(DerInteger(tag=0x84))),
-    ("new_specialist_floor_seq_numbers", DerOptional(DerSequenceOf(SPECIALIST_SEQ_NUMBER, tag=0xA5))),
-    ("other_seq_number_changes", DerOptional(DerSequenceOf(SEQ_NUMBER_CHANGE, tag=0xA6))),
+    ("new_specialist_floor_seq_numbers", DerOptional(DerSequenceOf(SPECIALIST_SEQ_NUMBER, tag=0xA5, memo=True))),
+    ("other_seq_number_changes", DerOptional(DerSequenceOf(SEQ_NUMBER_CHANGE, tag=0xA6, memo=True))),
     what="AuthorisingRemotePartyControl",
 )
 REPLACEMENT = DerSequence(
@@ -255,8 +256,8 @@ REPLACEMENT = DerSequence(
 CS02B_COMMAND = DerSequence(
     Cs02bCommand,
     ("control", AUTHORISING_CONTROL),
-    ("replacements", DerSequenceOf(REPLACEMENT, what="replacements")),
-    ("certification_path", DerSequenceOf(CERTIFICATE, what="certificationPathCertificates")),
+    ("replacements", DerSequenceOf(REPLACEMENT, what="replacements", memo=True)),
+    ("certification_path", DerSequenceOf(CERTIFICATE, what="certificationPathCertificates", memo=True)),
     ("execution_date_time", DerOptional(DerGeneralizedTime())),
     what="UpdateSecurityCredentials command",
 )
@@ -268,6 +269,7 @@ REPLACEMENT_OUTCOME = DerSequence(
     ("existing_key_id", KEY_ID),
     ("replacing_subject_id", ENTITY_ID),
     ("replacing_key_id", KEY_ID),
+    memo=True,
 )
 EXECUTION_OUTCOME = DerSequence(
     ExecutionOutcome,
