@@ -208,7 +208,7 @@ class EmulatedDevice:
 
     @property
     def events(self) -> list[Event]:
-        return list(self.state.events)
+        return self.state.recent_events
 
     def now(self) -> _dt.datetime:
         return self.clock.now()

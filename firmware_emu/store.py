@@ -95,15 +95,28 @@ class DeviceState:
     next_keys: dict = field(default_factory=dict)
 
     def log(self, event: Event) -> None:
-        self.events.append(event)
-        if len(self.events) > CAPACITY:
-            del self.events[: len(self.events) - CAPACITY]
+        """Append to the log. The list is cut back to the last ``CAPACITY`` events once it holds
+        twice that (readers see the last ``CAPACITY``: ``recent_events``), and cut by making a new
+        list, never in place: a snapshot then rolls the log back by its length alone."""
+        events = self.events
+        events.append(event)
+        if len(events) > 2 * CAPACITY:
+            self.events = events[-CAPACITY:]
+
+    @property
+    def recent_events(self) -> list[Event]:
+        """The log as a meter keeps it: the last ``CAPACITY`` events, oldest first (a copy)."""
+        return self.events[-CAPACITY:]
 
     def snapshot(self) -> DeviceState:
-        """A copy to roll back to: containers copied, their (immutable) items shared."""
-        return DeviceState(dict(self.cells), dict(self.counters), dict(self.specialist_counters),
-                           self.alert_counter, list(self.pending), list(self.events), dict(self.retired_counters),
+        """A copy to roll back to: containers copied, their (immutable) items shared. The event
+        log is not copied (it is append-only, see ``log``): the snapshot shares the list and keeps
+        its length. Why: this runs before every command, and the log holds hundreds of events."""
+        copy = DeviceState(dict(self.cells), dict(self.counters), dict(self.specialist_counters),
+                           self.alert_counter, list(self.pending), self.events, dict(self.retired_counters),
                            dict(self.generated_keys), dict(self.next_keys))
+        copy._events_length = len(self.events)
+        return copy
 
     def restore(self, snapshot: DeviceState) -> None:
         """Put this state back to ``snapshot`` in place (holders of this object see it too)."""
@@ -112,7 +125,11 @@ class DeviceState:
         self.specialist_counters = dict(snapshot.specialist_counters)
         self.alert_counter = snapshot.alert_counter
         self.pending = list(snapshot.pending)
-        self.events = list(snapshot.events)
+        # the snapshot's list holds the events it saw in its first ``_events_length`` places
+        # whether or not ``log`` has moved to a new list since; later appends are dropped
+        events = snapshot.events
+        del events[getattr(snapshot, "_events_length", len(events)):]
+        self.events = events
         self.retired_counters = dict(snapshot.retired_counters)
         self.generated_keys = dict(snapshot.generated_keys)
         self.next_keys = dict(snapshot.next_keys)
@@ -125,7 +142,7 @@ class DeviceState:
             "specialist_counters": {f"{r}/{u}": v for (r, u), v in self.specialist_counters.items()},
             "alert_counter": self.alert_counter,
             "pending": [p.to_json() for p in self.pending],
-            "events": [e.to_json() for e in self.events],
+            "events": [e.to_json() for e in self.recent_events],
             "retired_counters": dict(self.retired_counters),
             "generated_keys": {usage: key.to_json() for usage, key in self.generated_keys.items()},
             "next_keys": {usage: key.to_json() for usage, key in self.next_keys.items()},

@@ -191,3 +191,50 @@ def test_devices_made_with_a_state_folder_do_not_flush_the_disk_per_save(fixture
     assert device.store.durable is False
     _reached, synced = _saves_seen(monkeypatch, device.store, device.state)
     assert synced == []
+
+
+@pytest.mark.parametrize("capacity", [5, None])
+def test_the_event_log_rolls_back_and_falls_off_as_a_copied_log_would(capacity, monkeypatch):
+    """Snapshots share the event log and keep its length (issue 14: no copy per command).
+    Commands with nested steps, each rolled back or kept, and cuts of the log in the middle of a
+    command (past twice ``CAPACITY``) must leave exactly what a log copied at every snapshot
+    leaves. A log of 5 is cut every few commands, so commands rolled back across a cut are many."""
+    import random
+
+    from firmware_emu import store
+    from firmware_emu.events import Event
+
+    if capacity:
+        monkeypatch.setattr(store, "CAPACITY", capacity)
+    CAPACITY = store.CAPACITY  # the constant the store reads
+    rng = random.Random(14)
+    state, model = store.DeviceState(cells={}), []
+    when = dt.datetime(2026, 1, 1)
+    cuts = rolled_back = 0
+
+    def log(count: int) -> None:
+        nonlocal model, cuts
+        for _ in range(count):
+            cuts += len(state.events) == 2 * CAPACITY  # this one cuts the log, under a snapshot
+            event = Event(when, rng.randrange(1 << 16))
+            state.log(event)
+            model = [*model, event][-CAPACITY:]
+
+    for _ in range(1500):  # a command: snapshot, events, maybe a nested step, kept or rolled back
+        outer, outer_model = state.snapshot(), list(model)
+        log(rng.randrange(1, 4))
+        if rng.random() < 0.3:
+            inner, inner_model = state.snapshot(), list(model)
+            log(rng.randrange(1, 4))
+            if rng.random() < 0.5:
+                state.restore(inner)
+                model = inner_model
+                assert state.recent_events == model
+                log(rng.randrange(2))
+        if rng.random() < 0.25:
+            rolled_back += state.events is not outer.events  # the log was cut in this command
+            state.restore(outer)
+            model = outer_model
+        assert state.recent_events == model
+    assert len(state.to_json()["events"]) == len(model) <= CAPACITY
+    assert cuts >= 3 and (rolled_back >= 10 or not capacity)  # cut under snapshots, rolled back across cuts
